@@ -1,0 +1,98 @@
+//! What a platform adapter implements, and the intake it delivers events into.
+
+use crate::model::{CommandResult, ConnectionId, Envelope, OutboundCommand};
+use futures_util::future::BoxFuture;
+use tokio::sync::{mpsc, oneshot};
+
+/// One platform account: turns the platform's events into [`Envelope`]s delivered to an
+/// [`Intake`], and carries out [`OutboundCommand`]s.
+pub trait Adapter: Send + Sync + 'static {
+    /// The connection kind in config (`hub`, `tencent`, ...).
+    fn kind(&self) -> &'static str;
+
+    /// Starts delivering events into `intake`. `cursor` is the last cursor the adapter
+    /// attached to an event that the store accepted, so the adapter can resume after it
+    /// (events delivered twice are deduplicated by id).
+    fn start(&self, intake: Intake, cursor: Option<String>) -> BoxFuture<'static, Result<(), AdapterError>>;
+
+    /// Stops delivering events and drops every clone of the intake it holds.
+    fn stop(&self) -> BoxFuture<'static, ()>;
+
+    /// Carries out one command. Transient failures (`rate_limited`, `unavailable`,
+    /// `unknown_outcome`) are retried by the outbox with the same idempotency key.
+    fn execute(&self, command: OutboundCommand) -> BoxFuture<'static, CommandResult>;
+}
+
+/// Why an adapter could not start; the message names what is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct AdapterError(pub String);
+
+/// Whether the store took an event as new or had seen its id before.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accepted {
+    New,
+    Duplicate,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("the engine is shutting down; the event was not accepted")]
+    Closed,
+    #[error("the store could not record the event: {0}")]
+    Store(String),
+}
+
+pub(crate) struct IntakeItem {
+    pub envelope: Envelope,
+    pub cursor: Option<String>,
+    pub ack: oneshot::Sender<Result<Accepted, IntakeError>>,
+}
+
+/// Where an adapter delivers events for one connection. Bounded: `deliver` waits while the
+/// engine is behind, which is how a slow bot slows the platform's intake instead of
+/// growing memory.
+#[derive(Clone)]
+pub struct Intake {
+    pub(crate) connection: ConnectionId,
+    pub(crate) tx: mpsc::Sender<IntakeItem>,
+}
+
+impl Intake {
+    pub fn connection(&self) -> &ConnectionId {
+        &self.connection
+    }
+
+    /// Delivers one event and returns once it is durable in the store's inbox (or known as
+    /// a duplicate). Only then may a webhook be acknowledged to the platform.
+    pub async fn deliver(&self, envelope: Envelope, cursor: Option<String>) -> Result<Accepted, IntakeError> {
+        let (ack, done) = oneshot::channel();
+        self.tx
+            .send(IntakeItem { envelope, cursor, ack })
+            .await
+            .map_err(|_| IntakeError::Closed)?;
+        done.await.map_err(|_| IntakeError::Closed)?
+    }
+}
+
+impl Intake {
+    /// An intake that accepts every event as new and hands it to the returned receiver:
+    /// for testing an adapter without an engine.
+    pub fn collecting(
+        connection: ConnectionId,
+        capacity: usize,
+    ) -> (Intake, mpsc::Receiver<(Envelope, Option<String>)>) {
+        let (tx, mut rx) = mpsc::channel::<IntakeItem>(capacity);
+        let (out_tx, out_rx) = mpsc::channel(capacity);
+        tokio::spawn(async move {
+            while let Some(item) = rx.recv().await {
+                if out_tx.send((item.envelope, item.cursor)).await.is_err() {
+                    let _ = item.ack.send(Err(IntakeError::Closed));
+                    break;
+                }
+                let _ = item.ack.send(Ok(Accepted::New));
+            }
+        });
+        (Intake { connection, tx }, out_rx)
+    }
+}

@@ -1,0 +1,27 @@
+//! The interface between the actors and whatever reacts to events (the Rhai bot runtime,
+//! or a Rust handler when the engine is embedded).
+
+use crate::model::{Command, Envelope};
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The persisted state of one conversation: one JSON value per bot name.
+pub type BotStates = BTreeMap<String, Value>;
+
+/// What handling one event produced: the conversation's new state and the commands to
+/// send. Both are written to the store in one transaction with the event's "handled" mark,
+/// so a crash either keeps all of it or replays the event.
+#[derive(Debug, Default)]
+pub struct Handled {
+    pub state: BotStates,
+    pub commands: Vec<Command>,
+}
+
+/// Called by a conversation or group actor for each of its events, strictly one at a time
+/// and in arrival order. The future may take as long as it needs: the actor's mailbox
+/// fills and its connection's intake waits, nothing is dropped.
+pub trait EventHandler: Send + Sync + 'static {
+    fn handle(&self, envelope: Arc<Envelope>, state: BotStates) -> BoxFuture<'static, Handled>;
+}
