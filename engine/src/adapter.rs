@@ -13,7 +13,11 @@ pub trait Adapter: Send + Sync + 'static {
     /// Starts delivering events into `intake`. `cursor` is the last cursor the adapter
     /// attached to an event that the store accepted, so the adapter can resume after it
     /// (events delivered twice are deduplicated by id).
-    fn start(&self, intake: Intake, cursor: Option<String>) -> BoxFuture<'static, Result<(), AdapterError>>;
+    fn start(
+        &self,
+        intake: Intake,
+        cursor: Option<String>,
+    ) -> BoxFuture<'static, Result<(), AdapterError>>;
 
     /// Stops delivering events and drops every clone of the intake it holds.
     fn stop(&self) -> BoxFuture<'static, ()>;
@@ -65,10 +69,18 @@ impl Intake {
 
     /// Delivers one event and returns once it is durable in the store's inbox (or known as
     /// a duplicate). Only then may a webhook be acknowledged to the platform.
-    pub async fn deliver(&self, envelope: Envelope, cursor: Option<String>) -> Result<Accepted, IntakeError> {
+    pub async fn deliver(
+        &self,
+        envelope: Envelope,
+        cursor: Option<String>,
+    ) -> Result<Accepted, IntakeError> {
         let (ack, done) = oneshot::channel();
         self.tx
-            .send(IntakeItem { envelope, cursor, ack })
+            .send(IntakeItem {
+                envelope,
+                cursor,
+                ack,
+            })
             .await
             .map_err(|_| IntakeError::Closed)?;
         done.await.map_err(|_| IntakeError::Closed)?

@@ -1,6 +1,12 @@
 //! Parley's engine: the unified IM model, the actors that keep each conversation in
-//! order, the durable store, and the interface adapters implement.
+//! order, the durable store, the outbox, and the interface adapters implement.
 
+pub mod actors;
 pub mod adapter;
+mod engine;
 pub mod handler;
 pub mod model;
+pub mod outbox;
+pub mod store;
+
+pub use engine::{Engine, EngineConfig, EngineError};

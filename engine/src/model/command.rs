@@ -32,12 +32,33 @@ pub enum Command {
         as_user: Option<UserId>,
     },
     /// One content to many conversations through the platform's batch API where it has one.
-    BatchSend { to: Vec<ConversationId>, content: Content },
-    Edit { conversation: ConversationId, message: MessageRef, content: Content },
-    Recall { conversation: ConversationId, message: MessageRef, scope: RecallScope },
-    Forward { to: ConversationId, messages: Vec<MessageRef>, from: ConversationId },
-    MarkRead { conversation: ConversationId, read: ReadMark },
-    Typing { to: UserId, typing: bool },
+    BatchSend {
+        to: Vec<ConversationId>,
+        content: Content,
+    },
+    Edit {
+        conversation: ConversationId,
+        message: MessageRef,
+        content: Content,
+    },
+    Recall {
+        conversation: ConversationId,
+        message: MessageRef,
+        scope: RecallScope,
+    },
+    Forward {
+        to: ConversationId,
+        messages: Vec<MessageRef>,
+        from: ConversationId,
+    },
+    MarkRead {
+        conversation: ConversationId,
+        read: ReadMark,
+    },
+    Typing {
+        to: UserId,
+        typing: bool,
+    },
     FetchHistory {
         conversation: ConversationId,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45,7 +66,12 @@ pub enum Command {
         limit: u32,
     },
     /// Make a file at a URL available to the platform; the result carries its platform URL.
-    Upload { source_url: String, name: String, #[serde(default)] mime: Option<String> },
+    Upload {
+        source_url: String,
+        name: String,
+        #[serde(default)]
+        mime: Option<String>,
+    },
 
     AnswerFriendRequest {
         request: RequestId,
@@ -63,12 +89,25 @@ pub enum Command {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         answer: Option<String>,
     },
-    RemoveFriend { user: UserId },
-    Block { user: UserId },
-    Unblock { user: UserId },
+    RemoveFriend {
+        user: UserId,
+    },
+    Block {
+        user: UserId,
+    },
+    Unblock {
+        user: UserId,
+    },
 
-    CreateGroup { kind: GroupKind, name: String, members: Vec<UserId> },
-    Invite { group: GroupId, users: Vec<UserId> },
+    CreateGroup {
+        kind: GroupKind,
+        name: String,
+        members: Vec<UserId>,
+    },
+    Invite {
+        group: GroupId,
+        users: Vec<UserId>,
+    },
     Kick {
         group: GroupId,
         users: Vec<UserId>,
@@ -76,24 +115,59 @@ pub enum Command {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         ban_seconds: Option<u64>,
     },
-    Mute { group: GroupId, user: UserId, seconds: u64 },
-    Unmute { group: GroupId, user: UserId },
-    MuteAll { group: GroupId },
-    UnmuteAll { group: GroupId },
-    SetAdmin { group: GroupId, user: UserId, admin: bool },
-    TransferOwner { group: GroupId, user: UserId },
-    SetGroupInfo { group: GroupId, patch: GroupInfoPatch },
-    SetAnnouncement { group: GroupId, text: String },
+    Mute {
+        group: GroupId,
+        user: UserId,
+        seconds: u64,
+    },
+    Unmute {
+        group: GroupId,
+        user: UserId,
+    },
+    MuteAll {
+        group: GroupId,
+    },
+    UnmuteAll {
+        group: GroupId,
+    },
+    SetAdmin {
+        group: GroupId,
+        user: UserId,
+        admin: bool,
+    },
+    TransferOwner {
+        group: GroupId,
+        user: UserId,
+    },
+    SetGroupInfo {
+        group: GroupId,
+        patch: GroupInfoPatch,
+    },
+    SetAnnouncement {
+        group: GroupId,
+        text: String,
+    },
     AnswerJoinRequest {
         request: RequestId,
         accept: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
-    AnswerInvitation { request: RequestId, accept: bool },
-    JoinGroup { group: GroupId, #[serde(default)] message: Option<String> },
-    LeaveGroup { group: GroupId },
-    Dismiss { group: GroupId },
+    AnswerInvitation {
+        request: RequestId,
+        accept: bool,
+    },
+    JoinGroup {
+        group: GroupId,
+        #[serde(default)]
+        message: Option<String>,
+    },
+    LeaveGroup {
+        group: GroupId,
+    },
+    Dismiss {
+        group: GroupId,
+    },
 }
 
 impl Command {
@@ -182,11 +256,21 @@ pub enum GroupKind {
 pub enum CommandOutput {
     /// The command took effect and has nothing to return.
     Done,
-    Sent { message: MessageRef },
-    BatchSent { messages: Vec<MessageRef> },
-    GroupCreated { group: GroupId },
-    History { messages: Vec<Message> },
-    Uploaded { url: String },
+    Sent {
+        message: MessageRef,
+    },
+    BatchSent {
+        messages: Vec<MessageRef>,
+    },
+    GroupCreated {
+        group: GroupId,
+    },
+    History {
+        messages: Vec<Message>,
+    },
+    Uploaded {
+        url: String,
+    },
 }
 
 /// Why a command failed, in kinds a bot can act on (README §7, last table).
@@ -214,7 +298,10 @@ pub enum ErrorKind {
 impl ErrorKind {
     /// Whether retrying the same command later may succeed.
     pub fn is_transient(self) -> bool {
-        matches!(self, ErrorKind::RateLimited | ErrorKind::Unavailable | ErrorKind::UnknownOutcome)
+        matches!(
+            self,
+            ErrorKind::RateLimited | ErrorKind::Unavailable | ErrorKind::UnknownOutcome
+        )
     }
 }
 
@@ -232,7 +319,12 @@ pub struct CommandError {
 
 impl CommandError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into(), platform_code: None, retry_after_ms: None }
+        Self {
+            kind,
+            message: message.into(),
+            platform_code: None,
+            retry_after_ms: None,
+        }
     }
 }
 

@@ -15,7 +15,11 @@ pub enum Content {
     File(Media),
     Location(Location),
     /// A platform face/emoji by index (Tencent `TIMFaceElem`).
-    Face { index: i64, #[serde(default, skip_serializing_if = "Option::is_none")] data: Option<String> },
+    Face {
+        index: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        data: Option<String>,
+    },
     /// An application-defined type with a JSON body.
     Custom {
         #[serde(rename = "type")]
@@ -25,18 +29,28 @@ pub enum Content {
         description: Option<String>,
     },
     /// A transparent command: delivered to clients, not shown or counted as unread.
-    Command { name: String, #[serde(default)] data: Value },
+    Command {
+        name: String,
+        #[serde(default)]
+        data: Value,
+    },
     /// An image-and-text card (RongCloud `RC:ImgTextMsg`).
     Card(Card),
     /// A forwarded bundle of earlier messages (Tencent merger, RongCloud combine).
     Forward(Forward),
     /// Several segments in order (Tencent's element chain, OneBot segments).
-    Mixed { segments: Vec<Content> },
+    Mixed {
+        segments: Vec<Content>,
+    },
 }
 
 impl Content {
     pub fn text(text: impl Into<String>) -> Self {
-        Content::Text(Text { text: text.into(), mentions: Vec::new(), mention_all: false })
+        Content::Text(Text {
+            text: text.into(),
+            mentions: Vec::new(),
+            mention_all: false,
+        })
     }
 
     /// The kind name used in scripts and in the hub protocol (`text`, `image`, ...).

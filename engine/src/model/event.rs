@@ -85,10 +85,18 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         remark: Option<String>,
     },
-    FriendAdded { user: UserId },
-    FriendRemoved { user: UserId },
+    FriendAdded {
+        user: UserId,
+    },
+    FriendRemoved {
+        user: UserId,
+    },
     /// `by` blocked (or unblocked) `user`.
-    BlockChanged { by: UserId, user: UserId, blocked: bool },
+    BlockChanged {
+        by: UserId,
+        user: UserId,
+        blocked: bool,
+    },
     GroupNotice(GroupNotice),
     GroupJoinRequest {
         request: RequestId,
@@ -112,9 +120,14 @@ pub enum Event {
     /// A message awaiting a verdict before delivery (Tencent before-send, NetEase 第三方回调,
     /// the hub's interceptor); answered with a [`Verdict`] within the platform's deadline.
     BeforeSend(Message),
-    Presence { user: UserId, online: bool },
+    Presence {
+        user: UserId,
+        online: bool,
+    },
     /// A profile changed; carries nothing beyond the user, for cache invalidation.
-    ProfileChanged { user: UserId },
+    ProfileChanged {
+        user: UserId,
+    },
     Connection(ConnectionState),
     Tick {
         schedule: ScheduleId,
@@ -284,12 +297,16 @@ pub struct GroupInfoPatch {
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ConnectionState {
     Connected,
-    Lost { reason: String },
+    Lost {
+        reason: String,
+    },
     /// Another device logged in with the same account.
     Kicked,
     TokenExpired,
     /// Frozen account, expired licence, blocked app: alert, never reconnect in a loop.
-    Disabled { reason: String },
+    Disabled {
+        reason: String,
+    },
     SyncStarted,
     SyncFinished,
 }

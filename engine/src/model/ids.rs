@@ -90,17 +90,29 @@ pub struct ConversationId {
 
 impl ConversationId {
     pub fn direct(peer: impl Into<String>) -> Self {
-        Self { kind: ConversationKind::Direct, id: peer.into() }
+        Self {
+            kind: ConversationKind::Direct,
+            id: peer.into(),
+        }
     }
     pub fn group(group: impl Into<String>) -> Self {
-        Self { kind: ConversationKind::Group, id: group.into() }
+        Self {
+            kind: ConversationKind::Group,
+            id: group.into(),
+        }
     }
     pub fn chat_room(room: impl Into<String>) -> Self {
-        Self { kind: ConversationKind::ChatRoom, id: room.into() }
+        Self {
+            kind: ConversationKind::ChatRoom,
+            id: room.into(),
+        }
     }
     /// The conversation of connection-level events (connection state, ticks without a target).
     pub fn system() -> Self {
-        Self { kind: ConversationKind::System, id: String::new() }
+        Self {
+            kind: ConversationKind::System,
+            id: String::new(),
+        }
     }
     /// Whether this conversation has several members (group, chat room, discussion).
     pub fn is_multi_party(&self) -> bool {
@@ -148,7 +160,10 @@ impl std::str::FromStr for ConversationId {
         if id.is_empty() && kind != ConversationKind::System {
             return Err(format!("missing id after `{kind:?}:` in `{s}`"));
         }
-        Ok(Self { kind, id: id.to_string() })
+        Ok(Self {
+            kind,
+            id: id.to_string(),
+        })
     }
 }
 
@@ -172,6 +187,11 @@ pub struct MessageRef {
 
 impl MessageRef {
     pub fn new(id: impl Into<String>) -> Self {
-        Self { id: id.into(), client_id: None, seq: None, time_ms: None }
+        Self {
+            id: id.into(),
+            client_id: None,
+            seq: None,
+            time_ms: None,
+        }
     }
 }

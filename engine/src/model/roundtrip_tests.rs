@@ -8,8 +8,8 @@ use std::fmt::Debug;
 
 fn roundtrip<T: Serialize + DeserializeOwned + PartialEq + Debug>(value: &T) {
     let text = serde_json::to_string(value).unwrap();
-    let back: T = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{text} does not parse back: {e}"));
+    let back: T =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text} does not parse back: {e}"));
     assert_eq!(&back, value, "round trip changed {text}");
 }
 
@@ -46,13 +46,19 @@ fn all_contents() -> Vec<Content> {
             title: Some("Bund".into()),
             address: Some("Shanghai".into()),
         }),
-        Content::Face { index: 3, data: Some("smile".into()) },
+        Content::Face {
+            index: 3,
+            data: Some("smile".into()),
+        },
         Content::Custom {
             custom_type: "order".into(),
             data: json!({"id": 7, "items": [1, 2]}),
             description: Some("an order".into()),
         },
-        Content::Command { name: "refresh".into(), data: json!({"x": 1}) },
+        Content::Command {
+            name: "refresh".into(),
+            data: json!({"x": 1}),
+        },
         Content::Card(Card {
             title: "Title".into(),
             text: Some("Body".into()),
@@ -68,7 +74,9 @@ fn all_contents() -> Vec<Content> {
                 content: Content::text("old"),
             }],
         }),
-        Content::Mixed { segments: vec![text, Content::Image(media())] },
+        Content::Mixed {
+            segments: vec![text, Content::Image(media())],
+        },
     ]
 }
 
@@ -124,14 +132,20 @@ fn all_events() -> Vec<Event> {
         Event::ReadReceipt {
             conversation: ConversationId::group("g"),
             reader: "alice".into(),
-            read: ReadMark::Messages { messages: vec![MessageRef::new("m1")] },
+            read: ReadMark::Messages {
+                messages: vec![MessageRef::new("m1")],
+            },
         },
         Event::DeliveryReceipt {
             conversation: conv.clone(),
             recipient: "alice".into(),
             messages: vec![MessageRef::new("m2")],
         },
-        Event::Typing { conversation: conv.clone(), user: "alice".into(), typing: true },
+        Event::Typing {
+            conversation: conv.clone(),
+            user: "alice".into(),
+            typing: true,
+        },
         Event::FriendRequest(FriendRequest {
             request: "r1".into(),
             from: "alice".into(),
@@ -146,9 +160,17 @@ fn all_events() -> Vec<Event> {
             accepted: true,
             remark: Some("welcome".into()),
         },
-        Event::FriendAdded { user: "alice".into() },
-        Event::FriendRemoved { user: "alice".into() },
-        Event::BlockChanged { by: "alice".into(), user: "bot".into(), blocked: true },
+        Event::FriendAdded {
+            user: "alice".into(),
+        },
+        Event::FriendRemoved {
+            user: "alice".into(),
+        },
+        Event::BlockChanged {
+            by: "alice".into(),
+            user: "bot".into(),
+            blocked: true,
+        },
         Event::GroupJoinRequest {
             request: "r2".into(),
             group: "lobby".into(),
@@ -168,8 +190,13 @@ fn all_events() -> Vec<Event> {
             accepted: false,
         },
         Event::BeforeSend(message()),
-        Event::Presence { user: "alice".into(), online: true },
-        Event::ProfileChanged { user: "alice".into() },
+        Event::Presence {
+            user: "alice".into(),
+            online: true,
+        },
+        Event::ProfileChanged {
+            user: "alice".into(),
+        },
         Event::Tick {
             schedule: "digest".into(),
             conversation: Some(ConversationId::group("lobby")),
@@ -197,17 +224,23 @@ fn all_events() -> Vec<Event> {
                 ext: Some(json!({"a": 1})),
             },
         },
-        GroupNoticeKind::AnnouncementChanged { text: "rules".into() },
+        GroupNoticeKind::AnnouncementChanged {
+            text: "rules".into(),
+        },
         GroupNoticeKind::MemberInfoChanged,
     ] {
         events.push(notice(kind));
     }
     for state in [
         ConnectionState::Connected,
-        ConnectionState::Lost { reason: "eof".into() },
+        ConnectionState::Lost {
+            reason: "eof".into(),
+        },
         ConnectionState::Kicked,
         ConnectionState::TokenExpired,
-        ConnectionState::Disabled { reason: "frozen".into() },
+        ConnectionState::Disabled {
+            reason: "frozen".into(),
+        },
         ConnectionState::SyncStarted,
         ConnectionState::SyncFinished,
     ] {
@@ -244,34 +277,120 @@ fn all_commands() -> Vec<Command> {
             options: SendOptions::default(),
             as_user: None,
         },
-        Command::BatchSend { to: vec![conv.clone(), ConversationId::group("g")], content: Content::text("b") },
-        Command::Edit { conversation: conv.clone(), message: MessageRef::new("m1"), content: Content::text("e") },
-        Command::Recall { conversation: conv.clone(), message: MessageRef::new("m1"), scope: RecallScope::Everyone },
-        Command::Forward { to: conv.clone(), messages: vec![MessageRef::new("m1")], from: ConversationId::group("g") },
-        Command::MarkRead { conversation: conv.clone(), read: ReadMark::UpTo { time_ms: 3 } },
-        Command::Typing { to: u.clone(), typing: false },
-        Command::FetchHistory { conversation: conv.clone(), before: Some(MessageRef::new("m9")), limit: 20 },
-        Command::Upload { source_url: "https://example.com/f".into(), name: "f.txt".into(), mime: Some("text/plain".into()) },
-        Command::AnswerFriendRequest { request: "r1".into(), accept: true, remark: Some("hi".into()), add_back: true },
-        Command::AddFriend { user: u.clone(), greeting: Some("hello".into()), answer: Some("blue".into()) },
+        Command::BatchSend {
+            to: vec![conv.clone(), ConversationId::group("g")],
+            content: Content::text("b"),
+        },
+        Command::Edit {
+            conversation: conv.clone(),
+            message: MessageRef::new("m1"),
+            content: Content::text("e"),
+        },
+        Command::Recall {
+            conversation: conv.clone(),
+            message: MessageRef::new("m1"),
+            scope: RecallScope::Everyone,
+        },
+        Command::Forward {
+            to: conv.clone(),
+            messages: vec![MessageRef::new("m1")],
+            from: ConversationId::group("g"),
+        },
+        Command::MarkRead {
+            conversation: conv.clone(),
+            read: ReadMark::UpTo { time_ms: 3 },
+        },
+        Command::Typing {
+            to: u.clone(),
+            typing: false,
+        },
+        Command::FetchHistory {
+            conversation: conv.clone(),
+            before: Some(MessageRef::new("m9")),
+            limit: 20,
+        },
+        Command::Upload {
+            source_url: "https://example.com/f".into(),
+            name: "f.txt".into(),
+            mime: Some("text/plain".into()),
+        },
+        Command::AnswerFriendRequest {
+            request: "r1".into(),
+            accept: true,
+            remark: Some("hi".into()),
+            add_back: true,
+        },
+        Command::AddFriend {
+            user: u.clone(),
+            greeting: Some("hello".into()),
+            answer: Some("blue".into()),
+        },
         Command::RemoveFriend { user: u.clone() },
         Command::Block { user: u.clone() },
         Command::Unblock { user: u.clone() },
-        Command::CreateGroup { kind: GroupKind::Public, name: "n".into(), members: vec![u.clone()] },
-        Command::CreateGroup { kind: GroupKind::Vendor("AVChatRoom".into()), name: "n".into(), members: vec![] },
-        Command::Invite { group: g.clone(), users: vec![u.clone()] },
-        Command::Kick { group: g.clone(), users: vec![u.clone()], ban_seconds: Some(60) },
-        Command::Mute { group: g.clone(), user: u.clone(), seconds: 600 },
-        Command::Unmute { group: g.clone(), user: u.clone() },
+        Command::CreateGroup {
+            kind: GroupKind::Public,
+            name: "n".into(),
+            members: vec![u.clone()],
+        },
+        Command::CreateGroup {
+            kind: GroupKind::Vendor("AVChatRoom".into()),
+            name: "n".into(),
+            members: vec![],
+        },
+        Command::Invite {
+            group: g.clone(),
+            users: vec![u.clone()],
+        },
+        Command::Kick {
+            group: g.clone(),
+            users: vec![u.clone()],
+            ban_seconds: Some(60),
+        },
+        Command::Mute {
+            group: g.clone(),
+            user: u.clone(),
+            seconds: 600,
+        },
+        Command::Unmute {
+            group: g.clone(),
+            user: u.clone(),
+        },
         Command::MuteAll { group: g.clone() },
         Command::UnmuteAll { group: g.clone() },
-        Command::SetAdmin { group: g.clone(), user: u.clone(), admin: true },
-        Command::TransferOwner { group: g.clone(), user: u.clone() },
-        Command::SetGroupInfo { group: g.clone(), patch: GroupInfoPatch { name: Some("x".into()), ..Default::default() } },
-        Command::SetAnnouncement { group: g.clone(), text: "a".into() },
-        Command::AnswerJoinRequest { request: "r2".into(), accept: false, reason: Some("full".into()) },
-        Command::AnswerInvitation { request: "r3".into(), accept: true },
-        Command::JoinGroup { group: g.clone(), message: Some("please".into()) },
+        Command::SetAdmin {
+            group: g.clone(),
+            user: u.clone(),
+            admin: true,
+        },
+        Command::TransferOwner {
+            group: g.clone(),
+            user: u.clone(),
+        },
+        Command::SetGroupInfo {
+            group: g.clone(),
+            patch: GroupInfoPatch {
+                name: Some("x".into()),
+                ..Default::default()
+            },
+        },
+        Command::SetAnnouncement {
+            group: g.clone(),
+            text: "a".into(),
+        },
+        Command::AnswerJoinRequest {
+            request: "r2".into(),
+            accept: false,
+            reason: Some("full".into()),
+        },
+        Command::AnswerInvitation {
+            request: "r3".into(),
+            accept: true,
+        },
+        Command::JoinGroup {
+            group: g.clone(),
+            message: Some("please".into()),
+        },
         Command::LeaveGroup { group: g.clone() },
         Command::Dismiss { group: g },
     ]
@@ -280,16 +399,35 @@ fn all_commands() -> Vec<Command> {
 fn all_results() -> Vec<CommandResult> {
     let mut results = vec![
         CommandResult::Ok(CommandOutput::Done),
-        CommandResult::Ok(CommandOutput::Sent { message: MessageRef::new("m1") }),
-        CommandResult::Ok(CommandOutput::BatchSent { messages: vec![MessageRef::new("m1")] }),
+        CommandResult::Ok(CommandOutput::Sent {
+            message: MessageRef::new("m1"),
+        }),
+        CommandResult::Ok(CommandOutput::BatchSent {
+            messages: vec![MessageRef::new("m1")],
+        }),
         CommandResult::Ok(CommandOutput::GroupCreated { group: "g".into() }),
-        CommandResult::Ok(CommandOutput::History { messages: vec![message()] }),
-        CommandResult::Ok(CommandOutput::Uploaded { url: "https://example.com/u".into() }),
+        CommandResult::Ok(CommandOutput::History {
+            messages: vec![message()],
+        }),
+        CommandResult::Ok(CommandOutput::Uploaded {
+            url: "https://example.com/u".into(),
+        }),
     ];
     use ErrorKind::*;
     for kind in [
-        RateLimited, NotPermitted, NotFound, Invalid, Muted, BlockedByRecipient, Censored,
-        NotInPlan, RejectedByHook, TooLarge, RecallWindowExceeded, Unsupported, Unavailable,
+        RateLimited,
+        NotPermitted,
+        NotFound,
+        Invalid,
+        Muted,
+        BlockedByRecipient,
+        Censored,
+        NotInPlan,
+        RejectedByHook,
+        TooLarge,
+        RecallWindowExceeded,
+        Unsupported,
+        Unavailable,
         UnknownOutcome,
     ] {
         results.push(CommandResult::Failed(CommandError {
@@ -316,7 +454,11 @@ fn every_content_kind_round_trips() {
 fn every_event_kind_round_trips_in_an_envelope() {
     let events = all_events();
     let handlers: BTreeSet<_> = events.iter().map(Event::handler_name).collect();
-    assert_eq!(handlers.len(), 20, "one sample per event kind: {handlers:?}");
+    assert_eq!(
+        handlers.len(),
+        20,
+        "one sample per event kind: {handlers:?}"
+    );
     for (i, event) in events.into_iter().enumerate() {
         roundtrip(&Envelope {
             id: EventId(format!("e{i}")),
@@ -341,7 +483,11 @@ fn every_command_round_trips_in_the_outbox_form() {
     let names: BTreeSet<_> = commands.iter().map(Command::name).collect();
     assert_eq!(names.len(), 30, "one sample per command kind");
     for command in commands {
-        roundtrip(&OutboundCommand { connection: "hub".into(), idempotency_key: "k".into(), command });
+        roundtrip(&OutboundCommand {
+            connection: "hub".into(),
+            idempotency_key: "k".into(),
+            command,
+        });
     }
 }
 
@@ -356,8 +502,12 @@ fn every_result_round_trips() {
 fn verdicts_round_trip() {
     for v in [
         Verdict::Allow,
-        Verdict::Reject { reason: "spam".into() },
-        Verdict::Replace { content: Content::text("***") },
+        Verdict::Reject {
+            reason: "spam".into(),
+        },
+        Verdict::Replace {
+            content: Content::text("***"),
+        },
     ] {
         roundtrip(&v);
     }
@@ -388,10 +538,19 @@ fn the_wire_form_of_a_text_message_is_stable() {
 
 #[test]
 fn conversation_ids_parse_from_the_cli_form() {
-    assert_eq!("alice".parse::<ConversationId>().unwrap(), ConversationId::direct("alice"));
-    assert_eq!("group:lobby".parse::<ConversationId>().unwrap(), ConversationId::group("lobby"));
+    assert_eq!(
+        "alice".parse::<ConversationId>().unwrap(),
+        ConversationId::direct("alice")
+    );
+    assert_eq!(
+        "group:lobby".parse::<ConversationId>().unwrap(),
+        ConversationId::group("lobby")
+    );
     assert_eq!(ConversationId::group("lobby").to_string(), "group:lobby");
-    assert!("planet:x".parse::<ConversationId>().unwrap_err().contains("unknown conversation kind"));
+    assert!("planet:x"
+        .parse::<ConversationId>()
+        .unwrap_err()
+        .contains("unknown conversation kind"));
     assert!("group:".parse::<ConversationId>().is_err());
 }
 

@@ -1,0 +1,149 @@
+//! The actor of one configured connection: makes inbound events durable (deduplicated by
+//! id), acknowledges them to the adapter, and hands them to their conversations in order.
+
+use super::router::{dispatch, RouteKey, Router};
+use super::Dispatch;
+use crate::adapter::{Accepted, IntakeError, IntakeItem};
+use crate::model::{ConnectionId, Envelope};
+use crate::store::Store;
+use actix::prelude::*;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+/// Intake items taken into one store commit at most.
+pub(crate) const INTAKE_BATCH: usize = 256;
+
+pub struct ConnectionActor {
+    id: ConnectionId,
+    store: Store,
+    router: Addr<Router>,
+    stopped: Option<oneshot::Sender<()>>,
+}
+
+impl ConnectionActor {
+    pub(crate) fn new(
+        id: ConnectionId,
+        store: Store,
+        router: Addr<Router>,
+        stopped: oneshot::Sender<()>,
+    ) -> Self {
+        Self {
+            id,
+            store,
+            router,
+            stopped: Some(stopped),
+        }
+    }
+}
+
+impl Actor for ConnectionActor {
+    type Context = Context<Self>;
+
+    /// Before taking new events, hands out those accepted but not handled before the last
+    /// stop (a crash), in their original order.
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let (id, store, router) = (self.id.clone(), self.store.clone(), self.router.clone());
+        let replay = async move {
+            match store.unhandled(&id).await {
+                Ok(pending) => {
+                    if !pending.is_empty() {
+                        tracing::info!(connection = %id, events = pending.len(), "replaying events not handled before the last stop");
+                    }
+                    for p in pending {
+                        let key = RouteKey {
+                            connection: id.clone(),
+                            conversation: p.envelope.route(),
+                        };
+                        if dispatch(
+                            &router,
+                            key,
+                            Dispatch {
+                                seq: p.seq,
+                                envelope: Arc::new(p.envelope),
+                            },
+                        )
+                        .await
+                        .is_err()
+                        {
+                            break;
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(connection = %id, error = %e, "cannot read unhandled events")
+                }
+            }
+        };
+        ctx.wait(replay.into_actor(self));
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        if let Some(tx) = self.stopped.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl StreamHandler<Vec<IntakeItem>> for ConnectionActor {
+    fn handle(&mut self, items: Vec<IntakeItem>, ctx: &mut Context<Self>) {
+        let (id, store, router) = (self.id.clone(), self.store.clone(), self.router.clone());
+        ctx.wait(intake(id, store, router, items).into_actor(self));
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
+async fn intake(id: ConnectionId, store: Store, router: Addr<Router>, items: Vec<IntakeItem>) {
+    let cursor = items.iter().rev().find_map(|i| i.cursor.clone());
+    let (envelopes, acks): (Vec<Envelope>, Vec<_>) = items
+        .into_iter()
+        .map(|mut i| {
+            // The connection id is ours, whatever the adapter put there.
+            i.envelope.connection = id.clone();
+            (i.envelope, i.ack)
+        })
+        .unzip();
+    let seqs = match store.accept_inbound(&id, &envelopes, cursor).await {
+        Ok(seqs) => seqs,
+        Err(e) => {
+            tracing::error!(connection = %id, error = %e, "cannot record inbound events; refusing them");
+            for ack in acks {
+                let _ = ack.send(Err(IntakeError::Store(e.to_string())));
+            }
+            return;
+        }
+    };
+    for (ack, seq) in acks.into_iter().zip(&seqs) {
+        let _ = ack.send(Ok(if seq.is_some() {
+            Accepted::New
+        } else {
+            Accepted::Duplicate
+        }));
+    }
+    for (envelope, seq) in envelopes.into_iter().zip(seqs) {
+        let Some(seq) = seq else {
+            tracing::debug!(connection = %id, event = %envelope.id, "duplicate event ignored");
+            continue;
+        };
+        let key = RouteKey {
+            connection: id.clone(),
+            conversation: envelope.route(),
+        };
+        if dispatch(
+            &router,
+            key,
+            Dispatch {
+                seq,
+                envelope: Arc::new(envelope),
+            },
+        )
+        .await
+        .is_err()
+        {
+            // Shutting down: the event stays unhandled in the inbox and is replayed at the next start.
+            return;
+        }
+    }
+}

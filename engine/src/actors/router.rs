@@ -1,0 +1,217 @@
+//! The router: finds or creates the actor of a conversation, spreads actors over the
+//! arbiters, and retires idle ones without losing or reordering events.
+
+use super::conversation::ConversationActor;
+use super::{ConversationDeps, Dispatch};
+use crate::model::{ConnectionId, ConversationId};
+use actix::prelude::*;
+use actix_rt::ArbiterHandle;
+use std::collections::HashMap;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_stream::wrappers::ReceiverStream;
+
+/// Which actor an event belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RouteKey {
+    pub connection: ConnectionId,
+    pub conversation: ConversationId,
+}
+
+/// Live figures of the router, published on a watch channel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RouterStats {
+    pub live_actors: usize,
+    pub started_total: u64,
+    pub stopped_total: u64,
+}
+
+struct Entry {
+    tx: mpsc::Sender<Dispatch>,
+    generation: u64,
+    /// Events handed out for this actor; compared with the count it handled to know
+    /// whether retiring it could strand one.
+    dispatched: u64,
+}
+
+pub struct Router {
+    arbiters: Vec<ArbiterHandle>,
+    next_arbiter: usize,
+    next_generation: u64,
+    entries: HashMap<RouteKey, Entry>,
+    deps: ConversationDeps,
+    stats: RouterStats,
+    stats_tx: watch::Sender<RouterStats>,
+    draining: bool,
+    drained: Vec<oneshot::Sender<()>>,
+}
+
+impl Router {
+    pub(crate) fn new(
+        arbiters: Vec<ArbiterHandle>,
+        deps: ConversationDeps,
+    ) -> (Self, watch::Receiver<RouterStats>) {
+        let (stats_tx, stats_rx) = watch::channel(RouterStats::default());
+        let router = Router {
+            arbiters,
+            next_arbiter: 0,
+            next_generation: 0,
+            entries: HashMap::new(),
+            deps,
+            stats: RouterStats::default(),
+            stats_tx,
+            draining: false,
+            drained: Vec::new(),
+        };
+        (router, stats_rx)
+    }
+
+    fn publish(&mut self) {
+        self.stats_tx.send_replace(self.stats);
+        if self.draining && self.stats.live_actors == 0 {
+            for tx in self.drained.drain(..) {
+                let _ = tx.send(());
+            }
+        }
+    }
+
+    fn spawn_actor(&mut self, key: &RouteKey, router: Addr<Router>) -> Entry {
+        let (tx, rx) = mpsc::channel(self.deps.config.mailbox_capacity.max(1));
+        self.next_generation += 1;
+        let generation = self.next_generation;
+        let arbiter = &self.arbiters[self.next_arbiter % self.arbiters.len()];
+        self.next_arbiter += 1;
+        let deps = self.deps.clone();
+        let actor_key = key.clone();
+        ConversationActor::start_in_arbiter(arbiter, move |ctx| {
+            ctx.add_stream(ReceiverStream::new(rx));
+            ConversationActor::new(actor_key, generation, deps, router)
+        });
+        self.stats.live_actors += 1;
+        self.stats.started_total += 1;
+        self.publish();
+        Entry {
+            tx,
+            generation,
+            dispatched: 0,
+        }
+    }
+}
+
+impl Actor for Router {
+    type Context = Context<Self>;
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the router is shutting down")]
+pub struct RouterClosed;
+
+/// Asks for the mailbox of a conversation's actor, creating the actor if needed. Each
+/// lookup counts as one event handed to that actor.
+#[derive(Message)]
+#[rtype(result = "Result<mpsc::Sender<Dispatch>, RouterClosed>")]
+pub(crate) struct Lookup(pub RouteKey);
+
+impl Handler<Lookup> for Router {
+    type Result = Result<mpsc::Sender<Dispatch>, RouterClosed>;
+
+    fn handle(&mut self, Lookup(key): Lookup, ctx: &mut Context<Self>) -> Self::Result {
+        if self.draining {
+            return Err(RouterClosed);
+        }
+        let alive = self.entries.get(&key).is_some_and(|e| !e.tx.is_closed());
+        if !alive {
+            let entry = self.spawn_actor(&key, ctx.address());
+            self.entries.insert(key.clone(), entry);
+        }
+        let entry = self.entries.get_mut(&key).expect("entry was just ensured");
+        entry.dispatched += 1;
+        Ok(entry.tx.clone())
+    }
+}
+
+/// An idle actor offers to stop. Accepted only if every event handed out for it was
+/// handled; then its mailbox sender is dropped, it drains and stops.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Retire {
+    pub key: RouteKey,
+    pub generation: u64,
+    pub handled: u64,
+}
+
+impl Handler<Retire> for Router {
+    type Result = ();
+
+    fn handle(&mut self, msg: Retire, _: &mut Context<Self>) {
+        let current = self.entries.get(&msg.key);
+        if current.is_some_and(|e| e.generation == msg.generation && e.dispatched == msg.handled) {
+            self.entries.remove(&msg.key);
+        }
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct ActorStopped {
+    pub key: RouteKey,
+    pub generation: u64,
+}
+
+impl Handler<ActorStopped> for Router {
+    type Result = ();
+
+    fn handle(&mut self, msg: ActorStopped, _: &mut Context<Self>) {
+        // An actor that stopped on its own (a panic in its arbiter) leaves a closed
+        // mailbox; the next lookup replaces it.
+        if self
+            .entries
+            .get(&msg.key)
+            .is_some_and(|e| e.generation == msg.generation)
+        {
+            self.entries.remove(&msg.key);
+        }
+        self.stats.live_actors = self.stats.live_actors.saturating_sub(1);
+        self.stats.stopped_total += 1;
+        self.publish();
+    }
+}
+
+/// Stops taking lookups, lets every actor finish its mailbox, and answers once all stopped.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Drain;
+
+impl Handler<Drain> for Router {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: Drain, _: &mut Context<Self>) -> Self::Result {
+        self.draining = true;
+        self.entries.clear();
+        let (tx, rx) = oneshot::channel();
+        self.drained.push(tx);
+        self.publish();
+        Box::pin(async move {
+            let _ = rx.await;
+        })
+    }
+}
+
+/// Hands one event to its conversation's actor, waiting while that actor's mailbox is
+/// full. If the actor stopped between the lookup and the send, the event comes back and
+/// goes to its successor.
+pub(crate) async fn dispatch(
+    router: &Addr<Router>,
+    key: RouteKey,
+    mut event: Dispatch,
+) -> Result<(), RouterClosed> {
+    loop {
+        let tx = router
+            .send(Lookup(key.clone()))
+            .await
+            .map_err(|_| RouterClosed)??;
+        match tx.send(event).await {
+            Ok(()) => return Ok(()),
+            Err(mpsc::error::SendError(back)) => event = back,
+        }
+    }
+}

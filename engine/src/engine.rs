@@ -1,0 +1,231 @@
+//! Starting and stopping the whole engine: store, router, arbiters, one connection actor
+//! and one outbox worker per connection, and the adapters.
+
+use crate::actors::{ActorConfig, ConnectionActor, ConversationDeps, Router, RouterStats};
+use crate::adapter::{Adapter, Intake};
+use crate::handler::EventHandler;
+use crate::model::ConnectionId;
+use crate::outbox::{self, OutboxHandle, RetryPolicy};
+use crate::store::Store;
+use actix::prelude::*;
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_stream::wrappers::ReceiverStream;
+
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub actors: ActorConfig,
+    /// Events waiting per connection before an adapter's `deliver` waits.
+    pub intake_capacity: usize,
+    /// Unsent commands per connection before conversation actors wait.
+    pub outbox_capacity: usize,
+    pub retry: RetryPolicy,
+    /// Arbiters (threads) the conversation actors are spread over; 0 = one per core.
+    pub arbiters: usize,
+    /// How long shutdown waits for the outbox to empty; what is left is sent at the next start.
+    pub drain_timeout: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            actors: ActorConfig::default(),
+            intake_capacity: 256,
+            outbox_capacity: 10_000,
+            retry: RetryPolicy::default(),
+            arbiters: 0,
+            drain_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("connection `{0}` is configured twice")]
+    DuplicateConnection(ConnectionId),
+    #[error("connection `{connection}` could not start: {message}")]
+    AdapterStart {
+        connection: ConnectionId,
+        message: String,
+    },
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+struct ConnectionRuntime {
+    id: ConnectionId,
+    adapter: Arc<dyn Adapter>,
+    intake: Option<Intake>,
+    intake_stopped: oneshot::Receiver<()>,
+    outbox: OutboxHandle,
+    worker: tokio::task::JoinHandle<()>,
+}
+
+/// A running engine. Must be started inside an actix system (`actix_rt::System`, or the
+/// one `#[actix_web::main]` sets up).
+pub struct Engine {
+    store: Store,
+    router: Addr<Router>,
+    stats: watch::Receiver<RouterStats>,
+    connections: Vec<ConnectionRuntime>,
+    arbiters: Vec<Arbiter>,
+    drain_timeout: Duration,
+}
+
+impl Engine {
+    pub async fn start(
+        config: EngineConfig,
+        store: Store,
+        handler: Arc<dyn EventHandler>,
+        adapters: Vec<(ConnectionId, Arc<dyn Adapter>)>,
+    ) -> Result<Engine, EngineError> {
+        let mut outboxes = HashMap::new();
+        for (id, _) in &adapters {
+            let pending = store.pending_count(id).await?;
+            if outboxes
+                .insert(
+                    id.clone(),
+                    OutboxHandle::new(config.outbox_capacity, pending),
+                )
+                .is_some()
+            {
+                return Err(EngineError::DuplicateConnection(id.clone()));
+            }
+        }
+        let outboxes = Arc::new(outboxes);
+        let threads = if config.arbiters == 0 {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        } else {
+            config.arbiters
+        };
+        let arbiters: Vec<Arbiter> = (0..threads).map(|_| Arbiter::new()).collect();
+        let deps = ConversationDeps {
+            store: store.clone(),
+            handler,
+            outboxes: outboxes.clone(),
+            config: config.actors.clone(),
+        };
+        let (router, stats) = Router::new(arbiters.iter().map(Arbiter::handle).collect(), deps);
+        let router = router.start();
+
+        let mut engine = Engine {
+            store: store.clone(),
+            router: router.clone(),
+            stats,
+            connections: Vec::new(),
+            arbiters,
+            drain_timeout: config.drain_timeout,
+        };
+        for (id, adapter) in adapters {
+            let outbox = outboxes[&id].clone();
+            let worker = tokio::spawn(outbox::run(
+                id.clone(),
+                store.clone(),
+                adapter.clone(),
+                outbox.clone(),
+                config.retry.clone(),
+            ));
+            let (tx, rx) = mpsc::channel(config.intake_capacity.max(1));
+            let (stopped_tx, intake_stopped) = oneshot::channel();
+            let actor_id = id.clone();
+            let (actor_store, actor_router) = (store.clone(), router.clone());
+            ConnectionActor::create(move |ctx| {
+                ctx.add_stream(ReceiverStream::new(rx).ready_chunks(crate::actors::INTAKE_BATCH));
+                ConnectionActor::new(actor_id, actor_store, actor_router, stopped_tx)
+            });
+            let intake = Intake {
+                connection: id.clone(),
+                tx,
+            };
+            let cursor = store.cursor(&id).await?;
+            let started = adapter.start(intake.clone(), cursor).await;
+            engine.connections.push(ConnectionRuntime {
+                id: id.clone(),
+                adapter,
+                intake: Some(intake),
+                intake_stopped,
+                outbox,
+                worker,
+            });
+            if let Err(e) = started {
+                engine.shutdown().await;
+                return Err(EngineError::AdapterStart {
+                    connection: id,
+                    message: e.to_string(),
+                });
+            }
+            tracing::info!(connection = %engine.connections.last().map(|c| c.id.to_string()).unwrap_or_default(), "connection started");
+        }
+        Ok(engine)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Live actor counts, updated as actors start and stop.
+    pub fn router_stats(&self) -> watch::Receiver<RouterStats> {
+        self.stats.clone()
+    }
+
+    /// The intake of a connection, for delivering events from outside its adapter (tests,
+    /// the scheduler).
+    pub fn intake(&self, connection: &ConnectionId) -> Option<Intake> {
+        self.connections
+            .iter()
+            .find(|c| &c.id == connection)
+            .and_then(|c| c.intake.clone())
+    }
+
+    /// Unsent commands per connection.
+    pub fn outbox_depths(&self) -> Vec<(ConnectionId, usize)> {
+        self.connections
+            .iter()
+            .map(|c| (c.id.clone(), c.outbox.pending()))
+            .collect()
+    }
+
+    /// Graceful stop: adapters stop delivering; every event already accepted is handled;
+    /// the outbox sends what it holds (up to the drain timeout; the rest is sent at the
+    /// next start); the store is closed.
+    pub async fn shutdown(mut self) {
+        for c in &mut self.connections {
+            c.adapter.stop().await;
+            c.intake = None;
+        }
+        for c in &mut self.connections {
+            let stopped = std::mem::replace(&mut c.intake_stopped, oneshot::channel().1);
+            if tokio::time::timeout(self.drain_timeout, stopped)
+                .await
+                .is_err()
+            {
+                tracing::warn!(connection = %c.id, "intake did not drain in time (an adapter still holds its intake)");
+            }
+        }
+        let _ = self.router.send(crate::actors::Drain).await;
+        for c in &mut self.connections {
+            c.outbox.close();
+        }
+        let deadline = tokio::time::Instant::now() + self.drain_timeout;
+        for c in &mut self.connections {
+            let worker = &mut c.worker;
+            if tokio::time::timeout_at(deadline, &mut *worker)
+                .await
+                .is_err()
+            {
+                worker.abort();
+                tracing::warn!(connection = %c.id, pending = c.outbox.pending(), "outbox not empty at shutdown; the rest is sent at the next start");
+            }
+        }
+        for a in self.arbiters.drain(..) {
+            a.stop();
+            let _ = tokio::task::spawn_blocking(move || a.join()).await;
+        }
+        self.store.close().await;
+    }
+}

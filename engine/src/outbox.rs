@@ -1,0 +1,240 @@
+//! The outbox worker of one connection: sends stored commands through the adapter in
+//! order, records each answer, and retries transient failures with backoff.
+//!
+//! Bounded: conversation actors call [`OutboxHandle::reserve`] before adding commands and
+//! wait while the connection has `capacity` unsent commands, so a platform that holds the
+//! outbox back slows the bots feeding it instead of growing the backlog without end.
+
+use crate::adapter::Adapter;
+use crate::model::{CommandResult, ConnectionId};
+use crate::store::{OutboxEntry, Store};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// How the outbox retries transient failures.
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    /// Attempts per command before its last transient failure is recorded as final.
+    pub max_attempts: u32,
+    pub first_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            first_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    fn backoff(&self, attempt: u32, retry_after_ms: Option<u64>) -> Duration {
+        let exp = self.first_backoff.saturating_mul(1 << attempt.min(16));
+        let wanted = retry_after_ms
+            .map(Duration::from_millis)
+            .unwrap_or_default();
+        exp.max(wanted).min(self.max_backoff)
+    }
+}
+
+struct Shared {
+    wake: Notify,
+    space: Notify,
+    pending: AtomicUsize,
+    capacity: usize,
+    closing: AtomicBool,
+}
+
+/// The handle actors and the engine hold to one connection's outbox worker.
+#[derive(Clone)]
+pub struct OutboxHandle {
+    shared: Arc<Shared>,
+}
+
+impl OutboxHandle {
+    pub(crate) fn new(capacity: usize, pending: usize) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                wake: Notify::new(),
+                space: Notify::new(),
+                pending: AtomicUsize::new(pending),
+                capacity: capacity.max(1),
+                closing: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Waits until `n` more commands fit, then counts them as pending. A batch larger than
+    /// the capacity is let through once the outbox is empty.
+    pub async fn reserve(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let s = &self.shared;
+        loop {
+            let space = s.space.notified();
+            let pending = s.pending.load(Ordering::Acquire);
+            if (pending + n <= s.capacity || pending == 0)
+                && s.pending
+                    .compare_exchange(pending, pending + n, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+            {
+                return;
+            }
+            space.await;
+        }
+    }
+
+    /// Tells the worker new commands are in the store.
+    pub fn wake(&self) {
+        self.shared.wake.notify_one();
+    }
+
+    /// Unsent commands as the worker last counted them.
+    pub fn pending(&self) -> usize {
+        self.shared.pending.load(Ordering::Acquire)
+    }
+
+    fn set_pending(&self, n: usize) {
+        self.shared.pending.store(n, Ordering::Release);
+        self.shared.space.notify_waiters();
+    }
+
+    /// Asks the worker to send what is pending and then stop.
+    pub(crate) fn close(&self) {
+        self.shared.closing.store(true, Ordering::Release);
+        self.shared.wake.notify_one();
+    }
+
+    fn closing(&self) -> bool {
+        self.shared.closing.load(Ordering::Acquire)
+    }
+}
+
+/// Runs until closed and empty.
+pub(crate) async fn run(
+    connection: ConnectionId,
+    store: Store,
+    adapter: Arc<dyn Adapter>,
+    handle: OutboxHandle,
+    retry: RetryPolicy,
+) {
+    loop {
+        let batch = match store.pending_commands(&connection, 0, 64).await {
+            Ok(batch) => batch,
+            Err(e) => {
+                tracing::error!(connection = %connection, error = %e, "cannot read the outbox");
+                if handle.closing() {
+                    return;
+                }
+                tokio::time::sleep(retry.first_backoff).await;
+                continue;
+            }
+        };
+        if batch.is_empty() {
+            handle.set_pending(0);
+            if handle.closing() {
+                return;
+            }
+            handle.shared.wake.notified().await;
+            continue;
+        }
+        for entry in batch {
+            if !send_one(
+                &connection,
+                &store,
+                adapter.as_ref(),
+                &entry,
+                &retry,
+                &handle,
+            )
+            .await
+            {
+                // Shutting down in the middle of retries; the command stays pending.
+                return;
+            }
+            if let Ok(n) = store.pending_count(&connection).await {
+                handle.set_pending(n);
+            }
+        }
+    }
+}
+
+/// Sends one command until it gets a final answer. Returns false if the outbox is closing
+/// while the command still fails transiently.
+async fn send_one(
+    connection: &ConnectionId,
+    store: &Store,
+    adapter: &dyn Adapter,
+    entry: &OutboxEntry,
+    retry: &RetryPolicy,
+    handle: &OutboxHandle,
+) -> bool {
+    let mut attempt = entry.attempts.max(0) as u32;
+    loop {
+        let result = adapter.execute(entry.command.clone()).await;
+        attempt += 1;
+        let transient = match &result {
+            CommandResult::Failed(e) if e.kind.is_transient() && attempt < retry.max_attempts => {
+                Some(e.retry_after_ms)
+            }
+            _ => None,
+        };
+        let Some(retry_after) = transient else {
+            if let CommandResult::Failed(e) = &result {
+                tracing::warn!(connection = %connection, command = entry.command.command.name(), key = %entry.command.idempotency_key, error = %e, "command failed");
+            }
+            if let Err(e) = store.finish_command(entry.id, &result).await {
+                tracing::error!(connection = %connection, error = %e, "cannot record a command's result; it may be sent again (same idempotency key)");
+            }
+            return true;
+        };
+        if let Err(e) = store.count_attempt(entry.id, &result).await {
+            tracing::error!(connection = %connection, error = %e, "cannot count a failed attempt");
+        }
+        if handle.closing() {
+            return false;
+        }
+        let wait = retry.backoff(attempt - 1, retry_after);
+        tracing::info!(connection = %connection, command = entry.command.command.name(), attempt, wait_ms = wait.as_millis() as u64, "transient failure; retrying");
+        tokio::time::sleep(wait).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_respects_retry_after_and_the_cap() {
+        let p = RetryPolicy {
+            max_attempts: 5,
+            first_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(2),
+        };
+        assert_eq!(p.backoff(0, None), Duration::from_millis(100));
+        assert_eq!(p.backoff(2, None), Duration::from_millis(400));
+        assert_eq!(p.backoff(0, Some(1500)), Duration::from_millis(1500));
+        assert_eq!(p.backoff(10, None), Duration::from_secs(2));
+    }
+
+    #[tokio::test]
+    async fn reserve_waits_for_space() {
+        let h = OutboxHandle::new(2, 0);
+        h.reserve(2).await;
+        let waiter = {
+            let h = h.clone();
+            tokio::spawn(async move { h.reserve(1).await })
+        };
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        h.set_pending(1);
+        waiter.await.unwrap();
+        assert_eq!(h.pending(), 2);
+    }
+}

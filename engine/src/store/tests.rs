@@ -1,0 +1,187 @@
+use super::*;
+use crate::model::{Command, Content, Event, EventId, Message, MessageRef, SendOptions};
+use serde_json::json;
+
+fn envelope(id: &str, text: &str) -> Envelope {
+    Envelope {
+        id: EventId::from(id),
+        connection: "hub".into(),
+        time_ms: 1,
+        backlog: false,
+        from_self: false,
+        event: Event::Message(Message {
+            id: MessageRef::new(id),
+            conversation: ConversationId::direct("alice"),
+            sender: "alice".into(),
+            content: Content::text(text),
+            reply_to: None,
+            time_ms: 1,
+            extra: Value::Null,
+        }),
+        raw: Value::Null,
+    }
+}
+
+fn send(key: &str) -> OutboundCommand {
+    OutboundCommand {
+        connection: "hub".into(),
+        idempotency_key: key.into(),
+        command: Command::Send {
+            to: ConversationId::direct("alice"),
+            content: Content::text("hi"),
+            reply_to: None,
+            options: SendOptions::default(),
+            as_user: None,
+        },
+    }
+}
+
+use serde_json::Value;
+
+async fn open() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("data/parley.db"))
+        .await
+        .unwrap();
+    (dir, store)
+}
+
+#[tokio::test]
+async fn a_repeated_event_id_is_accepted_once() {
+    let (_dir, store) = open().await;
+    let conn = ConnectionId::from("hub");
+    let first = store
+        .accept_inbound(
+            &conn,
+            &[envelope("e1", "a"), envelope("e2", "b")],
+            Some("2".into()),
+        )
+        .await
+        .unwrap();
+    assert!(first.iter().all(Option::is_some));
+    let again = store
+        .accept_inbound(&conn, &[envelope("e2", "b"), envelope("e3", "c")], None)
+        .await
+        .unwrap();
+    assert_eq!(again[0], None, "e2 is a duplicate");
+    assert!(again[1].is_some());
+    assert_eq!(store.cursor(&conn).await.unwrap().as_deref(), Some("2"));
+    // The same id on another connection is a different event.
+    let other = store
+        .accept_inbound(&"tencent".into(), &[envelope("e1", "a")], None)
+        .await
+        .unwrap();
+    assert!(other[0].is_some());
+}
+
+#[tokio::test]
+async fn completing_an_event_records_state_and_commands_atomically() {
+    let (_dir, store) = open().await;
+    let conn = ConnectionId::from("hub");
+    let seqs = store
+        .accept_inbound(&conn, &[envelope("e1", "a"), envelope("e2", "b")], None)
+        .await
+        .unwrap();
+    assert_eq!(store.unhandled(&conn).await.unwrap().len(), 2);
+
+    let conv = ConversationId::direct("alice");
+    store
+        .complete(Completion {
+            connection: conn.clone(),
+            conversation: Some(conv.clone()),
+            inbox_seq: seqs[0],
+            state: vec![("echo".into(), Some(json!({"count": 1})))],
+            commands: vec![send("e1#0")],
+        })
+        .await
+        .unwrap();
+    let left = store.unhandled(&conn).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].envelope.id.as_str(), "e2");
+    assert_eq!(
+        store.load_state(&conn, &conv).await.unwrap()["echo"],
+        json!({"count": 1})
+    );
+    let pending = store.pending_commands(&conn, 0, 10).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].command, send("e1#0"));
+
+    // A replay of the same event's commands does not add them twice.
+    store.enqueue(vec![send("e1#0")]).await.unwrap();
+    assert_eq!(store.pending_count(&conn).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn finished_commands_leave_the_pending_list_and_keep_their_result() {
+    let (_dir, store) = open().await;
+    let conn = ConnectionId::from("hub");
+    store.enqueue(vec![send("a"), send("b")]).await.unwrap();
+    let pending = store.pending_commands(&conn, 0, 10).await.unwrap();
+    let failed = CommandResult::Failed(crate::model::CommandError::new(
+        crate::model::ErrorKind::Unavailable,
+        "down",
+    ));
+    store.count_attempt(pending[0].id, &failed).await.unwrap();
+    store
+        .finish_command(
+            pending[1].id,
+            &CommandResult::Ok(crate::model::CommandOutput::Done),
+        )
+        .await
+        .unwrap();
+    let pending_now = store.pending_commands(&conn, 0, 10).await.unwrap();
+    assert_eq!(pending_now.len(), 1);
+    assert_eq!(pending_now[0].attempts, 1);
+    let all = store.outbox(&conn).await.unwrap();
+    assert_eq!(all[1].status, "done");
+    assert_eq!(
+        all[1].result,
+        Some(CommandResult::Ok(crate::model::CommandOutput::Done))
+    );
+}
+
+#[tokio::test]
+async fn the_store_survives_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("parley.db");
+    let conn = ConnectionId::from("hub");
+    {
+        let store = Store::open(&path).await.unwrap();
+        store
+            .accept_inbound(&conn, &[envelope("e1", "a")], Some("9".into()))
+            .await
+            .unwrap();
+        store.enqueue(vec![send("k")]).await.unwrap();
+        store.close().await;
+    }
+    let store = Store::open(&path).await.unwrap();
+    assert_eq!(store.unhandled(&conn).await.unwrap().len(), 1);
+    assert_eq!(store.pending_count(&conn).await.unwrap(), 1);
+    assert_eq!(store.cursor(&conn).await.unwrap().as_deref(), Some("9"));
+    let dup = store
+        .accept_inbound(&conn, &[envelope("e1", "a")], None)
+        .await
+        .unwrap();
+    assert_eq!(dup, vec![None]);
+}
+
+#[tokio::test]
+async fn concurrent_writers_share_commits_and_all_land() {
+    let (_dir, store) = open().await;
+    let conn = ConnectionId::from("hub");
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let store = store.clone();
+        let conn = conn.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .accept_inbound(&conn, &[envelope(&format!("e{i}"), "x")], None)
+                .await
+                .unwrap()
+        }));
+    }
+    for t in tasks {
+        assert!(t.await.unwrap()[0].is_some());
+    }
+    assert_eq!(store.unhandled(&conn).await.unwrap().len(), 200);
+}

@@ -1,0 +1,275 @@
+//! The store's single writer: group commit of whatever writes are queued.
+
+use super::{now_ms, StoreError};
+use crate::model::{ConnectionId, ConversationId, OutboundCommand};
+use serde_json::Value;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::{Connection, SqliteExecutor};
+use tokio::sync::{mpsc, oneshot};
+
+/// At most this many queued writes share one transaction.
+const MAX_BATCH: usize = 512;
+/// Queued writes beyond this make writers wait (backpressure on the actors).
+const QUEUE: usize = 4096;
+
+/// The effects of handling one event (or of an enqueue outside any event).
+#[derive(Debug)]
+pub struct Completion {
+    pub connection: ConnectionId,
+    /// The conversation whose bot state changes; `None` when `state` is empty.
+    pub conversation: Option<ConversationId>,
+    /// The inbox row to mark handled, if the effects come from an inbound event.
+    pub inbox_seq: Option<i64>,
+    /// Changed bot states; `None` deletes the bot's state.
+    pub state: Vec<(String, Option<Value>)>,
+    pub commands: Vec<OutboundCommand>,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+pub(crate) enum Write {
+    Accept {
+        connection: String,
+        items: Vec<(String, String)>,
+        cursor: Option<String>,
+        received: i64,
+        reply: Reply<Vec<Option<i64>>>,
+    },
+    Complete {
+        completion: Completion,
+        reply: Reply<()>,
+    },
+    Finish {
+        id: i64,
+        status: &'static str,
+        result: String,
+        reply: Reply<()>,
+    },
+    Attempt {
+        id: i64,
+        result: String,
+        reply: Reply<()>,
+    },
+    Close {
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// What a write produced inside the transaction, delivered only after the commit.
+enum Done {
+    Accepted(Vec<Option<i64>>),
+    Unit,
+}
+
+pub(crate) async fn spawn(
+    options: SqliteConnectOptions,
+) -> Result<mpsc::Sender<Write>, StoreError> {
+    let mut conn = SqliteConnection::connect_with(&options).await?;
+    let (tx, mut rx) = mpsc::channel::<Write>(QUEUE);
+    tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(w) => batch.push(w),
+                    Err(_) => break,
+                }
+            }
+            if !commit_batch(&mut conn, batch).await {
+                break;
+            }
+        }
+        let _ = conn.close().await;
+    });
+    Ok(tx)
+}
+
+/// Applies a batch in one transaction, each write in its own savepoint so that one bad
+/// write fails alone. Returns false once a `Close` was seen.
+async fn commit_batch(conn: &mut SqliteConnection, batch: Vec<Write>) -> bool {
+    let mut open = true;
+    let mut outcomes: Vec<(Write, Result<Done, StoreError>)> = Vec::with_capacity(batch.len());
+    let mut tx = match conn.begin().await {
+        Ok(tx) => tx,
+        Err(e) => {
+            let msg = e.to_string();
+            for w in batch {
+                reply(w, Err(StoreError::Db(sqlx::Error::Protocol(msg.clone()))));
+            }
+            return true;
+        }
+    };
+    for w in batch {
+        if matches!(w, Write::Close { .. }) {
+            open = false;
+            outcomes.push((w, Ok(Done::Unit)));
+            continue;
+        }
+        let result = match tx.begin().await {
+            Ok(mut sp) => match apply(&mut sp, &w).await {
+                Ok(done) => sp.commit().await.map(|_| done).map_err(StoreError::from),
+                Err(e) => {
+                    let _ = sp.rollback().await;
+                    Err(e)
+                }
+            },
+            Err(e) => Err(e.into()),
+        };
+        outcomes.push((w, result));
+    }
+    if let Err(e) = tx.commit().await {
+        let msg = e.to_string();
+        for (w, _) in outcomes {
+            reply(
+                w,
+                Err(StoreError::Db(sqlx::Error::Protocol(format!(
+                    "commit failed: {msg}"
+                )))),
+            );
+        }
+        return open;
+    }
+    for (w, result) in outcomes {
+        reply(w, result);
+    }
+    open
+}
+
+fn reply(w: Write, result: Result<Done, StoreError>) {
+    match w {
+        Write::Accept { reply, .. } => {
+            let _ = reply.send(result.map(|d| match d {
+                Done::Accepted(v) => v,
+                Done::Unit => Vec::new(),
+            }));
+        }
+        Write::Complete { reply, .. }
+        | Write::Finish { reply, .. }
+        | Write::Attempt { reply, .. } => {
+            let _ = reply.send(result.map(|_| ()));
+        }
+        Write::Close { reply } => {
+            let _ = reply.send(());
+        }
+    }
+}
+
+async fn apply(conn: &mut SqliteConnection, w: &Write) -> Result<Done, StoreError> {
+    match w {
+        Write::Accept {
+            connection,
+            items,
+            cursor,
+            received,
+            ..
+        } => {
+            let mut seqs = Vec::with_capacity(items.len());
+            for (event_id, envelope) in items {
+                let seq: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO inbox (connection, event_id, envelope, received_ms) VALUES (?, ?, ?, ?) \
+                     ON CONFLICT (connection, event_id) DO NOTHING RETURNING seq",
+                )
+                .bind(connection)
+                .bind(event_id)
+                .bind(envelope)
+                .bind(received)
+                .fetch_optional(&mut *conn)
+                .await?;
+                seqs.push(seq);
+            }
+            if let Some(cursor) = cursor {
+                save_cursor(&mut *conn, connection, cursor).await?;
+            }
+            Ok(Done::Accepted(seqs))
+        }
+        Write::Complete { completion: c, .. } => {
+            let now = now_ms();
+            if let Some(seq) = c.inbox_seq {
+                sqlx::query("UPDATE inbox SET handled_ms = ? WHERE seq = ?")
+                    .bind(now)
+                    .bind(seq)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            if let Some(conversation) = &c.conversation {
+                let conversation = conversation.to_string();
+                for (bot, value) in &c.state {
+                    match value {
+                        Some(v) => {
+                            sqlx::query(
+                                "INSERT INTO bot_state (connection, conversation, bot, value, updated_ms) \
+                                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (connection, conversation, bot) \
+                                 DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms",
+                            )
+                            .bind(c.connection.as_str())
+                            .bind(&conversation)
+                            .bind(bot)
+                            .bind(serde_json::to_string(v)?)
+                            .bind(now)
+                            .execute(&mut *conn)
+                            .await?;
+                        }
+                        None => {
+                            sqlx::query("DELETE FROM bot_state WHERE connection = ? AND conversation = ? AND bot = ?")
+                                .bind(c.connection.as_str())
+                                .bind(&conversation)
+                                .bind(bot)
+                                .execute(&mut *conn)
+                                .await?;
+                        }
+                    }
+                }
+            }
+            for cmd in &c.commands {
+                sqlx::query(
+                    "INSERT INTO outbox (connection, idempotency_key, command, created_ms) VALUES (?, ?, ?, ?) \
+                     ON CONFLICT (connection, idempotency_key) DO NOTHING",
+                )
+                .bind(cmd.connection.as_str())
+                .bind(&cmd.idempotency_key)
+                .bind(serde_json::to_string(cmd)?)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok(Done::Unit)
+        }
+        Write::Finish {
+            id, status, result, ..
+        } => {
+            sqlx::query("UPDATE outbox SET status = ?, result = ?, attempts = attempts + 1, finished_ms = ? WHERE id = ?")
+                .bind(status)
+                .bind(result)
+                .bind(now_ms())
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+            Ok(Done::Unit)
+        }
+        Write::Attempt { id, result, .. } => {
+            sqlx::query("UPDATE outbox SET attempts = attempts + 1, result = ? WHERE id = ?")
+                .bind(result)
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+            Ok(Done::Unit)
+        }
+        Write::Close { .. } => Ok(Done::Unit),
+    }
+}
+
+async fn save_cursor<'c>(
+    conn: impl SqliteExecutor<'c>,
+    connection: &str,
+    cursor: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO cursors (connection, cursor) VALUES (?, ?) \
+         ON CONFLICT (connection) DO UPDATE SET cursor = excluded.cursor",
+    )
+    .bind(connection)
+    .bind(cursor)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
