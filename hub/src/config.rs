@@ -1,0 +1,158 @@
+//! The `[hub]` section of `parley.toml`: users and groups the hub creates at start.
+
+use crate::ids::{check_id, MAX_TOKEN_LEN};
+use serde::Deserialize;
+use std::collections::{HashMap, HashSet};
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct HubConfig {
+    /// `[[hub.users]]`
+    #[serde(default)]
+    pub users: Vec<HubUserConfig>,
+    /// `[[hub.groups]]`
+    #[serde(default)]
+    pub groups: Vec<HubGroupConfig>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct HubUserConfig {
+    pub id: String,
+    /// Display name; the id when absent.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Login token. When absent the hub generates one, stores it and keeps it across
+    /// restarts; when present it replaces whatever was stored.
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct HubGroupConfig {
+    pub id: String,
+    /// Display name; the id when absent.
+    #[serde(default)]
+    pub name: Option<String>,
+    pub owner: String,
+    /// Members besides the owner (listing the owner again is allowed).
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+impl HubConfig {
+    /// Checks what can be checked without the database: id syntax, duplicate ids, tokens.
+    /// Whether group owners and members are users is checked against the database when
+    /// the hub opens (a user may also have been created through the admin API).
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        let mut users = HashSet::new();
+        let mut tokens: HashMap<&str, &str> = HashMap::new();
+        for user in &self.users {
+            check_id(&user.id).map_err(|e| format!("[[hub.users]] id {:?}: {e}", user.id))?;
+            if !users.insert(user.id.as_str()) {
+                return Err(format!(
+                    "duplicate hub user id {:?} in [[hub.users]]",
+                    user.id
+                ));
+            }
+            if let Some(token) = &user.token {
+                if token.trim().is_empty() || token.len() > MAX_TOKEN_LEN {
+                    return Err(format!(
+                        "hub user {:?}: token must be 1 to {MAX_TOKEN_LEN} characters (or left out to generate one)",
+                        user.id
+                    ));
+                }
+                if let Some(other) = tokens.insert(token, &user.id) {
+                    return Err(format!(
+                        "hub users {other:?} and {:?} have the same token; tokens must be unique",
+                        user.id
+                    ));
+                }
+            }
+        }
+        let mut groups = HashSet::new();
+        for group in &self.groups {
+            check_id(&group.id).map_err(|e| format!("[[hub.groups]] id {:?}: {e}", group.id))?;
+            if !groups.insert(group.id.as_str()) {
+                return Err(format!(
+                    "duplicate hub group id {:?} in [[hub.groups]]",
+                    group.id
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: &str, token: Option<&str>) -> HubUserConfig {
+        HubUserConfig {
+            id: id.into(),
+            name: None,
+            token: token.map(Into::into),
+        }
+    }
+
+    fn group(id: &str) -> HubGroupConfig {
+        HubGroupConfig {
+            id: id.into(),
+            name: None,
+            owner: "alice".into(),
+            members: vec![],
+        }
+    }
+
+    #[test]
+    fn parses_the_toml_form() {
+        let config: HubConfig = serde_json::from_value(serde_json::json!({
+            "users": [{"id": "alice", "name": "Alice", "token": "t-a"}, {"id": "bot"}],
+            "groups": [{"id": "lobby", "owner": "alice", "members": ["bot"]}]
+        }))
+        .unwrap();
+        assert_eq!(config.users[1].token, None);
+        assert_eq!(config.groups[0].members, vec!["bot".to_string()]);
+        assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn rejects_duplicate_user_ids() {
+        let config = HubConfig {
+            users: vec![user("alice", None), user("alice", None)],
+            groups: vec![],
+        };
+        let err = config.validate().unwrap_err();
+        assert!(err.contains("duplicate hub user id \"alice\""), "{err}");
+    }
+
+    #[test]
+    fn rejects_duplicate_group_ids() {
+        let config = HubConfig {
+            users: vec![user("alice", None)],
+            groups: vec![group("g"), group("g")],
+        };
+        let err = config.validate().unwrap_err();
+        assert!(err.contains("duplicate hub group id \"g\""), "{err}");
+    }
+
+    #[test]
+    fn rejects_bad_ids_and_shared_or_empty_tokens() {
+        let bad_id = HubConfig {
+            users: vec![user("al ice", None)],
+            groups: vec![],
+        };
+        assert!(bad_id.validate().unwrap_err().contains("\"al ice\""));
+
+        let shared = HubConfig {
+            users: vec![user("a", Some("t")), user("b", Some("t"))],
+            groups: vec![],
+        };
+        assert!(shared.validate().unwrap_err().contains("same token"));
+
+        let empty = HubConfig {
+            users: vec![user("a", Some(" "))],
+            groups: vec![],
+        };
+        assert!(empty.validate().unwrap_err().contains("token must be"));
+    }
+}

@@ -1,0 +1,587 @@
+//! The hub itself: the operations sessions and the adapter call, over the store and the
+//! registry of who is online.
+
+use crate::config::HubConfig;
+use crate::error::HubError;
+use crate::ids::{
+    check_id, direct_key, new_client_id, new_message_id, new_token, now_ms, MAX_CLIENT_ID_LEN,
+};
+use crate::message::{StoredMessage, Target};
+use crate::protocol::ConversationSummary;
+use crate::registry::{Registry, SessionId};
+use crate::store::{GroupInfo, Store, UserInfo};
+use parley_engine::model::{Content, ConversationId, ConversationKind, Message, MessageRef};
+use serde_json::Value;
+use std::path::Path;
+use std::sync::Arc;
+
+pub(crate) const DEFAULT_HISTORY_LIMIT: u32 = 50;
+pub(crate) const MAX_HISTORY_LIMIT: u32 = 200;
+const MAX_NAME_LEN: usize = 128;
+
+/// Parley's embedded IM service. Cheap to clone: all clones share one database and one
+/// set of online sessions.
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("store", &self.inner.store)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    store: Store,
+    registry: Registry,
+    /// Held from a message's insert to the end of its fan-out, so that sequence order,
+    /// commit order and delivery order are one and the same for every session.
+    send_lock: tokio::sync::Mutex<()>,
+    /// Set by [`Hub::close`]; every WebSocket session, logged in or not, ends on it.
+    closing: tokio::sync::watch::Sender<bool>,
+}
+
+/// A message to send, as a session or the adapter asks for it.
+#[derive(Debug)]
+pub(crate) struct SendRequest {
+    pub to: ConversationId,
+    pub content: Content,
+    /// The sender's idempotency key; generated when absent.
+    pub client_id: Option<String>,
+    pub reply_to: Option<MessageRef>,
+    pub extra: Value,
+}
+
+#[derive(Debug)]
+pub(crate) struct Sent {
+    pub message: Arc<StoredMessage>,
+    /// The sender had already sent this client id: this is the original, not re-delivered.
+    pub duplicate: bool,
+}
+
+impl Hub {
+    /// Opens (creating) the hub's SQLite file, runs its migrations and upserts the config's
+    /// users and groups. A config user without a token gets a generated one, stored and
+    /// stable across restarts; a config token replaces the stored one. Configuration errors
+    /// (a group owner or member that is not a user, a duplicate id) name the culprit.
+    pub async fn open(db_path: &Path, config: &HubConfig) -> Result<Hub, HubError> {
+        config.validate().map_err(HubError::Config)?;
+        let store = Store::open(db_path).await?;
+        if let Err(e) = store.apply_config(config).await {
+            store.close().await;
+            return Err(e);
+        }
+        tracing::info!(db = %db_path.display(), users = config.users.len(), groups = config.groups.len(), "hub open");
+        Ok(Hub {
+            inner: Arc::new(Inner {
+                store,
+                registry: Registry::default(),
+                send_lock: tokio::sync::Mutex::new(()),
+                closing: tokio::sync::watch::channel(false).0,
+            }),
+        })
+    }
+
+    /// Creates a user with a generated token. Ids are 1-64 characters of `[A-Za-z0-9_.-]`;
+    /// the name defaults to the id.
+    pub async fn create_user(&self, id: &str, name: Option<&str>) -> Result<UserInfo, HubError> {
+        check_id(id).map_err(|e| HubError::Invalid(format!("user id {id:?}: {e}")))?;
+        let name = name.map(str::trim).filter(|n| !n.is_empty()).unwrap_or(id);
+        if name.chars().count() > MAX_NAME_LEN {
+            return Err(HubError::Invalid(format!(
+                "user name must be at most {MAX_NAME_LEN} characters"
+            )));
+        }
+        let user = self.store().insert_user(id, name, &new_token()).await?;
+        tracing::info!(user = id, "hub user created");
+        Ok(user)
+    }
+
+    /// The login token of a user, or None if there is no such user.
+    pub async fn user_token(&self, id: &str) -> Result<Option<String>, HubError> {
+        Ok(self.store().user(id).await?.map(|u| u.token))
+    }
+
+    /// Ends every session's feed and closes the database.
+    pub async fn close(&self) {
+        self.inner.closing.send_replace(true);
+        self.inner.registry.clear();
+        self.store().close().await;
+    }
+
+    /// Resolves once the hub is closing.
+    pub(crate) fn closing(&self) -> impl std::future::Future<Output = ()> + 'static {
+        let mut rx = self.inner.closing.subscribe();
+        async move {
+            let _ = rx.wait_for(|closing| *closing).await;
+        }
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    pub(crate) async fn authenticate(&self, token: &str) -> Result<Option<UserInfo>, HubError> {
+        if token.is_empty() {
+            return Ok(None);
+        }
+        self.store().user_by_token(token).await
+    }
+
+    /// Stores a message from `sender` and delivers it, once committed, to the online
+    /// sessions of its audience except `origin`. A client id the sender used before
+    /// answers with the original message and delivers nothing.
+    pub(crate) async fn send(
+        &self,
+        sender: &str,
+        request: SendRequest,
+        origin: Option<SessionId>,
+    ) -> Result<Sent, HubError> {
+        check_content(&request.content)?;
+        let client_id = match request.client_id {
+            Some(id) if id.is_empty() || id.len() > MAX_CLIENT_ID_LEN => {
+                return Err(HubError::Invalid(format!(
+                    "client_id must be 1 to {MAX_CLIENT_ID_LEN} bytes"
+                )));
+            }
+            Some(id) => id,
+            None => new_client_id(),
+        };
+        let store = self.store();
+        let _order = self.inner.send_lock.lock().await;
+        if let Some(original) = store.message_by_client_id(sender, &client_id).await? {
+            return Ok(Sent {
+                message: Arc::new(original),
+                duplicate: true,
+            });
+        }
+        if store.user(sender).await?.is_none() {
+            return Err(HubError::NotFound(format!("no hub user {sender:?}")));
+        }
+        let (target, audience) = self.resolve_target(sender, &request.to).await?;
+        let message = store
+            .insert_message(StoredMessage {
+                seq: 0,
+                id: new_message_id(),
+                target,
+                sender: sender.to_string(),
+                client_id,
+                content: request.content,
+                reply_to: request.reply_to,
+                extra: request.extra,
+                time_ms: now_ms(),
+            })
+            .await?;
+        let message = Arc::new(message);
+        self.inner
+            .registry
+            .deliver(&message, &audience, origin)
+            .await;
+        Ok(Sent {
+            message,
+            duplicate: false,
+        })
+    }
+
+    /// Where a message to `to` goes and who receives it.
+    async fn resolve_target(
+        &self,
+        sender: &str,
+        to: &ConversationId,
+    ) -> Result<(Target, Vec<String>), HubError> {
+        match to.kind {
+            ConversationKind::Direct => {
+                if self.store().user(&to.id).await?.is_none() {
+                    return Err(HubError::NotFound(format!("no hub user {:?}", to.id)));
+                }
+                let mut audience = vec![sender.to_string(), to.id.clone()];
+                audience.dedup();
+                Ok((
+                    Target::Direct {
+                        recipient: to.id.clone(),
+                    },
+                    audience,
+                ))
+            }
+            ConversationKind::Group => {
+                self.check_group_member(sender, &to.id).await?;
+                Ok((
+                    Target::Group {
+                        group: to.id.clone(),
+                    },
+                    self.store().member_ids(&to.id).await?,
+                ))
+            }
+            _ => Err(unsupported_kind(to)),
+        }
+    }
+
+    async fn check_group_member(&self, user: &str, group: &str) -> Result<String, HubError> {
+        let Some(name) = self.store().group_name(group).await? else {
+            return Err(HubError::NotFound(format!("no hub group {group:?}")));
+        };
+        if !self.store().is_member(group, user).await? {
+            return Err(HubError::NotPermitted(format!(
+                "{user:?} is not a member of group {group:?}"
+            )));
+        }
+        Ok(name)
+    }
+
+    /// A page of one conversation of `viewer`, oldest first, and whether older messages remain.
+    pub(crate) async fn history(
+        &self,
+        viewer: &str,
+        conversation: &ConversationId,
+        before_seq: Option<u64>,
+        limit: Option<u32>,
+    ) -> Result<(Vec<Message>, bool), HubError> {
+        let limit = match limit {
+            None => DEFAULT_HISTORY_LIMIT,
+            Some(0) => return Err(HubError::Invalid("limit must be at least 1".into())),
+            Some(n) => n.min(MAX_HISTORY_LIMIT),
+        };
+        let (kind, key) = match conversation.kind {
+            ConversationKind::Direct => {
+                if self.store().user(&conversation.id).await?.is_none() {
+                    return Err(HubError::NotFound(format!(
+                        "no hub user {:?}",
+                        conversation.id
+                    )));
+                }
+                ("direct", direct_key(viewer, &conversation.id))
+            }
+            ConversationKind::Group => {
+                self.check_group_member(viewer, &conversation.id).await?;
+                ("group", conversation.id.clone())
+            }
+            _ => return Err(unsupported_kind(conversation)),
+        };
+        let (messages, has_more) = self.store().history(kind, &key, before_seq, limit).await?;
+        Ok((
+            messages.iter().map(|m| m.view_for(viewer)).collect(),
+            has_more,
+        ))
+    }
+
+    /// The direct conversations `viewer` has messages in and the groups it belongs to,
+    /// each with its last message; the most recently active first.
+    pub(crate) async fn conversations(
+        &self,
+        viewer: &str,
+    ) -> Result<Vec<ConversationSummary>, HubError> {
+        let store = self.store();
+        let mut summaries = Vec::new();
+        for last in store.last_direct_messages(viewer).await? {
+            let conversation = last.conversation_for(viewer);
+            let name = store
+                .user(&conversation.id)
+                .await?
+                .map(|u| u.name)
+                .unwrap_or_else(|| conversation.id.clone());
+            summaries.push((
+                last.seq,
+                ConversationSummary {
+                    conversation,
+                    name,
+                    last_message: Some(last.view_for(viewer)),
+                },
+            ));
+        }
+        for group in store.groups_of(viewer).await? {
+            let last = store.last_group_message(&group.id).await?;
+            summaries.push((
+                last.as_ref().map(|m| m.seq).unwrap_or(0),
+                ConversationSummary {
+                    conversation: ConversationId::group(&group.id),
+                    name: group.name,
+                    last_message: last.map(|m| m.view_for(viewer)),
+                },
+            ));
+        }
+        summaries.sort_by_key(|(seq, _)| std::cmp::Reverse(*seq));
+        Ok(summaries.into_iter().map(|(_, s)| s).collect())
+    }
+
+    pub(crate) async fn groups(&self, viewer: &str) -> Result<Vec<GroupInfo>, HubError> {
+        self.store().groups_of(viewer).await
+    }
+}
+
+fn unsupported_kind(conversation: &ConversationId) -> HubError {
+    HubError::Invalid(format!(
+        "the hub has direct and group conversations only, not {conversation}"
+    ))
+}
+
+/// Rejects content that would show as nothing.
+fn check_content(content: &Content) -> Result<(), HubError> {
+    match content {
+        Content::Text(t) if t.text.trim().is_empty() => {
+            Err(HubError::Invalid("text is empty".into()))
+        }
+        Content::Mixed { segments } if segments.is_empty() => Err(HubError::Invalid(
+            "a mixed message needs at least one segment".into(),
+        )),
+        Content::Mixed { segments } => segments.iter().try_for_each(check_content),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::sample_config;
+
+    async fn hub() -> (Hub, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let hub = Hub::open(&dir.path().join("hub.db"), &sample_config())
+            .await
+            .unwrap();
+        (hub, dir)
+    }
+
+    fn text(to: ConversationId, text: &str, client_id: Option<&str>) -> SendRequest {
+        SendRequest {
+            to,
+            content: Content::text(text),
+            client_id: client_id.map(Into::into),
+            reply_to: None,
+            extra: Value::Null,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_repeated_client_id_is_stored_and_delivered_once() {
+        let (hub, _dir) = hub().await;
+        let mut bot = hub.registry().subscribe_socket("bot");
+        let first = hub
+            .send(
+                "alice",
+                text(ConversationId::direct("bot"), "hi", Some("c1")),
+                None,
+            )
+            .await
+            .unwrap();
+        let again = hub
+            .send(
+                "alice",
+                text(ConversationId::direct("bot"), "hi", Some("c1")),
+                None,
+            )
+            .await
+            .unwrap();
+        assert!(!first.duplicate && again.duplicate);
+        assert_eq!(first.message, again.message);
+        assert!(bot.frames.try_recv().is_ok());
+        assert!(
+            bot.frames.try_recv().is_err(),
+            "the duplicate was not delivered"
+        );
+        let (messages, _) = hub
+            .history("bot", &ConversationId::direct("alice"), None, None)
+            .await
+            .unwrap();
+        assert_eq!(messages.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn send_errors_have_their_kinds() {
+        let (hub, _dir) = hub().await;
+        let code = |r: Result<Sent, HubError>| r.unwrap_err().code();
+        assert_eq!(
+            code(
+                hub.send(
+                    "alice",
+                    text(ConversationId::direct("nobody"), "x", None),
+                    None
+                )
+                .await
+            ),
+            "not_found"
+        );
+        assert_eq!(
+            code(
+                hub.send(
+                    "alice",
+                    text(ConversationId::group("nogroup"), "x", None),
+                    None
+                )
+                .await
+            ),
+            "not_found"
+        );
+        assert_eq!(
+            code(
+                hub.send(
+                    "carol",
+                    text(ConversationId::group("lobby"), "x", None),
+                    None
+                )
+                .await
+            ),
+            "not_permitted"
+        );
+        assert_eq!(
+            code(
+                hub.send(
+                    "alice",
+                    text(ConversationId::direct("bot"), "  ", None),
+                    None
+                )
+                .await
+            ),
+            "invalid"
+        );
+        assert_eq!(
+            code(
+                hub.send(
+                    "alice",
+                    text(ConversationId::chat_room("r"), "x", None),
+                    None
+                )
+                .await
+            ),
+            "invalid"
+        );
+        assert_eq!(
+            code(
+                hub.send(
+                    "alice",
+                    text(ConversationId::direct("bot"), "x", Some("")),
+                    None
+                )
+                .await
+            ),
+            "invalid"
+        );
+    }
+
+    #[tokio::test]
+    async fn history_limits_and_access() {
+        let (hub, _dir) = hub().await;
+        let lobby = ConversationId::group("lobby");
+        assert_eq!(
+            hub.history("carol", &lobby, None, None)
+                .await
+                .unwrap_err()
+                .code(),
+            "not_permitted"
+        );
+        assert_eq!(
+            hub.history("bob", &lobby, None, Some(0))
+                .await
+                .unwrap_err()
+                .code(),
+            "invalid"
+        );
+        for i in 0..3 {
+            hub.send("bob", text(lobby.clone(), &format!("m{i}"), None), None)
+                .await
+                .unwrap();
+        }
+        let (page, more) = hub
+            .history("alice", &lobby, None, Some(1000))
+            .await
+            .unwrap();
+        assert_eq!((page.len(), more), (3, false));
+        assert_eq!(page[0].conversation, lobby);
+    }
+
+    #[tokio::test]
+    async fn conversations_list_peers_and_groups_most_recent_first() {
+        let (hub, _dir) = hub().await;
+        hub.send(
+            "alice",
+            text(ConversationId::direct("bot"), "hi bot", None),
+            None,
+        )
+        .await
+        .unwrap();
+        hub.send(
+            "bob",
+            text(ConversationId::direct("alice"), "hi alice", None),
+            None,
+        )
+        .await
+        .unwrap();
+        let list = hub.conversations("alice").await.unwrap();
+        let ids: Vec<_> = list.iter().map(|c| c.conversation.to_string()).collect();
+        assert_eq!(ids, vec!["direct:bob", "direct:bot", "group:lobby"]);
+        assert_eq!(
+            list[0].last_message.as_ref().unwrap().content.plain_text(),
+            "hi alice"
+        );
+        assert!(list[2].last_message.is_none());
+        assert_eq!(list[2].name, "Lobby");
+    }
+
+    #[tokio::test]
+    async fn created_users_are_validated_and_get_tokens() {
+        let (hub, _dir) = hub().await;
+        let dave = hub.create_user("dave", Some("Dave")).await.unwrap();
+        assert_eq!(hub.user_token("dave").await.unwrap(), Some(dave.token));
+        assert_eq!(hub.user_token("nobody").await.unwrap(), None);
+        assert_eq!(
+            hub.create_user("dave", None).await.unwrap_err().code(),
+            "conflict"
+        );
+        assert_eq!(
+            hub.create_user("no way", None).await.unwrap_err().code(),
+            "invalid"
+        );
+        assert_eq!(hub.create_user("erin", None).await.unwrap().name, "erin");
+    }
+
+    #[tokio::test]
+    async fn open_names_config_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = sample_config();
+        config.users.push(config.users[0].clone());
+        let err = Hub::open(&dir.path().join("hub.db"), &config)
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string().contains("duplicate hub user id \"alice\""),
+            "{err}"
+        );
+    }
+}
+
+/// The login token of a user, read from a hub database file without opening the hub
+/// (for the terminal client, while `parley run` has the hub open).
+pub async fn lookup_token(db_path: &Path, user: &str) -> Result<Option<String>, HubError> {
+    let store = Store::open_read_only(db_path).await?;
+    let token = store.user(user).await.map(|u| u.map(|u| u.token));
+    store.close().await;
+    token
+}
+
+#[cfg(test)]
+mod lookup_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn lookup_token_reads_a_running_hubs_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hub.db");
+        let missing = lookup_token(&path, "alice").await.unwrap_err().to_string();
+        assert!(missing.contains("no hub database"), "{missing}");
+        let hub = Hub::open(&path, &HubConfig::default()).await.unwrap();
+        let alice = hub.create_user("alice", None).await.unwrap();
+        assert_eq!(
+            lookup_token(&path, "alice").await.unwrap(),
+            Some(alice.token)
+        );
+        assert_eq!(lookup_token(&path, "nobody").await.unwrap(), None);
+        hub.close().await;
+    }
+}

@@ -1,0 +1,90 @@
+//! Id rules, generated ids and tokens, and the clock.
+
+use rand::RngCore;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub(crate) const MAX_ID_LEN: usize = 64;
+pub(crate) const MAX_TOKEN_LEN: usize = 256;
+pub(crate) const MAX_CLIENT_ID_LEN: usize = 128;
+
+/// User and group ids: 1-64 characters of `[A-Za-z0-9_.-]`. The narrow alphabet keeps ids
+/// safe in URLs, logs and the direct-conversation key (`alice|bot`).
+pub(crate) fn check_id(id: &str) -> Result<(), String> {
+    if id.is_empty() || id.len() > MAX_ID_LEN {
+        return Err(format!("must be 1 to {MAX_ID_LEN} characters long"));
+    }
+    if let Some(c) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+    {
+        return Err(format!(
+            "character {c:?} is not allowed (use A-Z, a-z, 0-9, '_', '.', '-')"
+        ));
+    }
+    Ok(())
+}
+
+/// The key of the direct conversation between two users: both ids sorted, joined by `|`.
+pub(crate) fn direct_key(a: &str, b: &str) -> String {
+    if a <= b {
+        format!("{a}|{b}")
+    } else {
+        format!("{b}|{a}")
+    }
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::thread_rng().fill_bytes(&mut buf);
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A login token: 256 random bits.
+pub(crate) fn new_token() -> String {
+    random_hex(32)
+}
+
+/// A message's server id.
+pub(crate) fn new_message_id() -> String {
+    format!("m{}", random_hex(12))
+}
+
+/// A client id for a send that came without one.
+pub(crate) fn new_client_id() -> String {
+    format!("hub-{}", random_hex(12))
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_follow_the_documented_alphabet() {
+        assert!(check_id("alice.b_c-9").is_ok());
+        assert!(check_id(&"a".repeat(64)).is_ok());
+        assert!(check_id("").is_err());
+        assert!(check_id(&"a".repeat(65)).is_err());
+        assert!(check_id("a|b").unwrap_err().contains("'|'"));
+        assert!(check_id("café").is_err());
+    }
+
+    #[test]
+    fn direct_keys_do_not_depend_on_who_sends() {
+        assert_eq!(direct_key("bot", "alice"), "alice|bot");
+        assert_eq!(direct_key("alice", "bot"), "alice|bot");
+    }
+
+    #[test]
+    fn tokens_are_long_and_distinct() {
+        let (a, b) = (new_token(), new_token());
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,329 @@
+//! The WebSocket protocol's frames (docs/hub-protocol.md): parsing client requests with
+//! precise errors, and rendering server frames.
+
+use crate::error::HubError;
+use crate::store::{GroupInfo, UserInfo};
+use parley_engine::model::{Content, ConversationId, Message, MessageRef};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// The request types, in the order the docs list them.
+pub(crate) const REQUEST_TYPES: &[&str] = &[
+    "login",
+    "send",
+    "history",
+    "conversations",
+    "groups",
+    "ping",
+];
+
+/// A client request, without its `type` (the variant) and `req` (kept apart so that even a
+/// request that fails to parse gets its `req` echoed).
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum Request {
+    Login {
+        token: String,
+    },
+    Send {
+        to: ConversationId,
+        content: Box<Content>,
+        #[serde(default)]
+        client_id: Option<String>,
+        #[serde(default)]
+        reply_to: Option<MessageRef>,
+        #[serde(default)]
+        extra: Value,
+    },
+    History {
+        conversation: ConversationId,
+        #[serde(default)]
+        before_seq: Option<u64>,
+        #[serde(default)]
+        limit: Option<u32>,
+    },
+    Conversations {},
+    Groups {},
+    Ping {},
+}
+
+/// A frame the client got wrong; answered with an `error` frame, the socket stays open.
+#[derive(Debug, PartialEq)]
+pub(crate) struct FrameError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// Parses one text frame into its `req` and the request (or what is wrong with it).
+pub(crate) fn parse(text: &str) -> (Option<String>, Result<Request, FrameError>) {
+    let value: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            let message = format!("frame is not valid JSON: {e}");
+            return (
+                None,
+                Err(FrameError {
+                    code: "invalid_json",
+                    message,
+                }),
+            );
+        }
+    };
+    let req = match value.get("req") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(other) => {
+            let message = format!("`req` must be a string, got {other}");
+            return (
+                None,
+                Err(FrameError {
+                    code: "invalid_request",
+                    message,
+                }),
+            );
+        }
+    };
+    let invalid = |message: String| {
+        Err(FrameError {
+            code: "invalid_request",
+            message,
+        })
+    };
+    let kind = match value.get("type") {
+        Some(Value::String(kind)) => kind.clone(),
+        Some(other) => {
+            return (
+                req,
+                invalid(format!("`type` must be a string, got {other}")),
+            )
+        }
+        None => {
+            return (
+                req,
+                invalid(format!(
+                    "missing field `type` (one of: {})",
+                    REQUEST_TYPES.join(", ")
+                )),
+            )
+        }
+    };
+    if !REQUEST_TYPES.contains(&kind.as_str()) {
+        let message = format!(
+            "unknown request type {kind:?}; known types: {}",
+            REQUEST_TYPES.join(", ")
+        );
+        return (
+            req,
+            Err(FrameError {
+                code: "unknown_type",
+                message,
+            }),
+        );
+    }
+    let request = serde_json::from_value::<Request>(value).map_err(|e| FrameError {
+        code: "invalid_request",
+        message: format!("invalid {kind:?} request: {e}"),
+    });
+    (req, request)
+}
+
+/// A user as other users see it (no token).
+#[derive(Debug, Serialize)]
+pub(crate) struct PublicUser {
+    pub id: String,
+    pub name: String,
+}
+
+impl From<&UserInfo> for PublicUser {
+    fn from(u: &UserInfo) -> Self {
+        PublicUser {
+            id: u.id.clone(),
+            name: u.name.clone(),
+        }
+    }
+}
+
+/// One entry of the `conversations` answer.
+#[derive(Debug, Serialize)]
+pub(crate) struct ConversationSummary {
+    pub conversation: ConversationId,
+    /// The peer's or the group's display name.
+    pub name: String,
+    pub last_message: Option<Message>,
+}
+
+/// A frame the server sends.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum ServerFrame {
+    LoginOk {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        req: Option<String>,
+        user: PublicUser,
+    },
+    Sent {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        req: Option<String>,
+        message: Message,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        duplicate: bool,
+    },
+    Message {
+        message: Message,
+    },
+    History {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        req: Option<String>,
+        messages: Vec<Message>,
+        has_more: bool,
+    },
+    Conversations {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        req: Option<String>,
+        conversations: Vec<ConversationSummary>,
+    },
+    Groups {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        req: Option<String>,
+        groups: Vec<GroupInfo>,
+    },
+    Pong {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        req: Option<String>,
+    },
+    Error {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        req: Option<String>,
+        code: &'static str,
+        message: String,
+    },
+}
+
+impl ServerFrame {
+    pub fn error(req: Option<String>, code: &'static str, message: impl Into<String>) -> Self {
+        ServerFrame::Error {
+            req,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The error frame for a failed hub operation; internal failures are logged, not shown.
+    pub fn hub_error(req: Option<String>, error: &HubError) -> Self {
+        if error.is_internal() {
+            tracing::error!(%error, "hub request failed");
+            return Self::error(
+                req,
+                "internal",
+                "the hub failed to carry out the request; see its log",
+            );
+        }
+        Self::error(req, error.code(), error.to_string())
+    }
+
+    pub fn to_text(&self) -> String {
+        serde_json::to_string(self).expect("server frames serialize")
+    }
+}
+
+/// The `message` frame pushed to a session, rendered once per viewer.
+pub(crate) fn message_frame(message: Message) -> Arc<str> {
+    ServerFrame::Message { message }.to_text().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_requests_and_keeps_req() {
+        let (req, r) = parse(
+            r#"{"type":"send","req":"2","to":{"kind":"direct","id":"bot"},"content":{"kind":"text","text":"hello"},"client_id":"c-1"}"#,
+        );
+        assert_eq!(req.as_deref(), Some("2"));
+        match r.unwrap() {
+            Request::Send {
+                to,
+                content,
+                client_id,
+                ..
+            } => {
+                assert_eq!(to, ConversationId::direct("bot"));
+                assert_eq!(*content, Content::text("hello"));
+                assert_eq!(client_id.as_deref(), Some("c-1"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse(r#"{"type":"ping"}"#),
+            (None, Ok(Request::Ping {}))
+        ));
+    }
+
+    #[test]
+    fn names_what_is_wrong_with_a_frame() {
+        let (_, r) = parse("{not json");
+        let e = r.unwrap_err();
+        assert_eq!(e.code, "invalid_json");
+        assert!(e.message.contains("line 1 column 2"), "{}", e.message);
+
+        let (req, r) = parse(r#"{"type":"dance","req":"9"}"#);
+        let e = r.unwrap_err();
+        assert_eq!((req.as_deref(), e.code), (Some("9"), "unknown_type"));
+        assert!(
+            e.message.contains("\"dance\"") && e.message.contains("login, send, history"),
+            "{}",
+            e.message
+        );
+
+        let (req, r) = parse(r#"{"type":"send","req":"3","content":{"kind":"text","text":"x"}}"#);
+        let e = r.unwrap_err();
+        assert_eq!((req.as_deref(), e.code), (Some("3"), "invalid_request"));
+        assert!(e.message.contains("missing field `to`"), "{}", e.message);
+
+        assert_eq!(
+            parse(r#"{"req":"4"}"#).1.unwrap_err().code,
+            "invalid_request"
+        );
+        assert_eq!(
+            parse(r#"{"type":"ping","req":4}"#).1.unwrap_err().code,
+            "invalid_request"
+        );
+    }
+
+    #[test]
+    fn the_documented_error_messages_are_the_real_ones() {
+        let message = |text: &str| parse(text).1.unwrap_err().message;
+        assert_eq!(
+            message(r#"{"type": "ping","#),
+            "frame is not valid JSON: EOF while parsing a value at line 1 column 16"
+        );
+        assert_eq!(
+            message("{not json"),
+            "frame is not valid JSON: key must be a string at line 1 column 2"
+        );
+        assert_eq!(
+            message(r#"{"type":"dance","req":"9"}"#),
+            "unknown request type \"dance\"; known types: login, send, history, conversations, groups, ping"
+        );
+        assert_eq!(
+            message(r#"{"type":"send","req":"2","content":{"kind":"text","text":"hi"}}"#),
+            "invalid \"send\" request: missing field `to`"
+        );
+    }
+
+    #[test]
+    fn frames_render_with_their_type_and_skip_absent_fields() {
+        let pong = ServerFrame::Pong {
+            req: Some("6".into()),
+        }
+        .to_text();
+        assert_eq!(pong, r#"{"type":"pong","req":"6"}"#);
+        let err = ServerFrame::error(None, "invalid_json", "bad").to_text();
+        assert_eq!(
+            err,
+            r#"{"type":"error","code":"invalid_json","message":"bad"}"#
+        );
+    }
+}

@@ -1,0 +1,277 @@
+//! One WebSocket session (`GET /hub/ws`): a local task that logs the client in, answers
+//! its requests in order, pushes its user's messages and keeps the connection alive.
+
+use crate::hub::{Hub, SendRequest};
+use crate::protocol::{self, PublicUser, Request, ServerFrame};
+use crate::registry::SocketFeed;
+use crate::store::UserInfo;
+use actix_web::{web, HttpRequest, HttpResponse};
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError, Session};
+use std::future::pending;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::time::{interval_at, timeout, Instant};
+
+/// The largest request accepted, continuation frames included.
+const MAX_FRAME: usize = 1 << 20;
+/// How often the server pings.
+const HEARTBEAT: Duration = Duration::from_secs(20);
+/// A client silent (no frame, not even a pong) this long is gone.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
+/// A client must log in within this long of connecting.
+const LOGIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// A client that does not take a frame within this long is not reading; the session ends.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Close code after a refused login.
+pub(crate) const CLOSE_UNAUTHORIZED: u16 = 4001;
+/// Close code when the client is too slow to read what it is sent.
+pub(crate) const CLOSE_TOO_SLOW: u16 = 4008;
+
+pub(crate) async fn handler(
+    req: HttpRequest,
+    body: web::Payload,
+    hub: web::Data<Hub>,
+) -> actix_web::Result<HttpResponse> {
+    let (response, session, stream) = actix_ws::handle(&req, body)?;
+    let stream = stream
+        .max_frame_size(MAX_FRAME)
+        .aggregate_continuations()
+        .max_continuation_size(MAX_FRAME);
+    actix_web::rt::spawn(run(hub.get_ref().clone(), session, stream));
+    Ok(response)
+}
+
+/// What the session loop does next.
+enum Flow {
+    Continue,
+    /// Send a close frame and end.
+    Close(CloseReason),
+    /// The client is gone; just end.
+    Gone,
+}
+
+fn close(code: u16, description: impl Into<String>) -> Flow {
+    Flow::Close(CloseReason {
+        code: CloseCode::Other(code),
+        description: Some(description.into()),
+    })
+}
+
+struct Connection {
+    hub: Hub,
+    session: Session,
+    user: Option<UserInfo>,
+    feed: Option<SocketFeed>,
+}
+
+async fn run(hub: Hub, session: Session, mut stream: actix_ws::AggregatedMessageStream) {
+    let mut conn = Connection {
+        hub,
+        session,
+        user: None,
+        feed: None,
+    };
+    let started = Instant::now();
+    let mut last_heard = Instant::now();
+    let mut heartbeat = interval_at(Instant::now() + HEARTBEAT, HEARTBEAT);
+    let closing = conn.hub.closing();
+    tokio::pin!(closing);
+    let flow = loop {
+        let kicked = conn.feed.as_ref().map(|f| f.kicked.clone());
+        let flow = tokio::select! {
+            incoming = stream.recv() => {
+                last_heard = Instant::now();
+                conn.incoming(incoming).await
+            }
+            pushed = next_frame(&mut conn.feed) => match pushed {
+                Some(frame) => conn.write(&frame).await,
+                None => Flow::Close(CloseReason { code: CloseCode::Away, description: Some("the hub is shutting down".into()) }),
+            },
+            _ = &mut closing => Flow::Close(CloseReason { code: CloseCode::Away, description: Some("the hub is shutting down".into()) }),
+            _ = notified(kicked) => close(CLOSE_TOO_SLOW, "too slow: the client did not read its messages fast enough"),
+            _ = heartbeat.tick() => {
+                if conn.user.is_none() && started.elapsed() > LOGIN_TIMEOUT {
+                    close(CLOSE_UNAUTHORIZED, "no login within 30 seconds")
+                } else if last_heard.elapsed() > CLIENT_TIMEOUT {
+                    let description = "no frame from the client for 60 seconds".to_string();
+                    Flow::Close(CloseReason { code: CloseCode::Away, description: Some(description) })
+                } else if conn.session.ping(b"").await.is_err() {
+                    Flow::Gone
+                } else {
+                    Flow::Continue
+                }
+            }
+        };
+        if !matches!(flow, Flow::Continue) {
+            break flow;
+        }
+    };
+    if let (Some(user), Some(feed)) = (&conn.user, &conn.feed) {
+        conn.hub.registry().unsubscribe(&user.id, feed.id);
+        tracing::debug!(user = %user.id, "hub session ended");
+    }
+    if let Flow::Close(reason) = flow {
+        let _ = timeout(WRITE_TIMEOUT, conn.session.close(Some(reason))).await;
+    }
+}
+
+async fn next_frame(feed: &mut Option<SocketFeed>) -> Option<Arc<str>> {
+    match feed {
+        Some(feed) => feed.frames.recv().await,
+        None => pending().await,
+    }
+}
+
+async fn notified(kicked: Option<Arc<Notify>>) {
+    match kicked {
+        Some(kicked) => kicked.notified().await,
+        None => pending().await,
+    }
+}
+
+impl Connection {
+    async fn write(&mut self, text: &str) -> Flow {
+        match timeout(WRITE_TIMEOUT, self.session.text(text)).await {
+            Ok(Ok(())) => Flow::Continue,
+            _ => Flow::Gone,
+        }
+    }
+
+    async fn reply(&mut self, frame: ServerFrame) -> Flow {
+        self.write(&frame.to_text()).await
+    }
+
+    async fn incoming(
+        &mut self,
+        incoming: Option<Result<AggregatedMessage, ProtocolError>>,
+    ) -> Flow {
+        match incoming {
+            None => Flow::Gone,
+            Some(Err(e)) => {
+                let code = if matches!(e, ProtocolError::Overflow) {
+                    CloseCode::Size
+                } else {
+                    CloseCode::Protocol
+                };
+                Flow::Close(CloseReason {
+                    code,
+                    description: Some(e.to_string()),
+                })
+            }
+            Some(Ok(AggregatedMessage::Text(text))) => self.request(&text).await,
+            Some(Ok(AggregatedMessage::Binary(_))) => {
+                let message = "binary frames are not supported; send JSON text frames";
+                self.reply(ServerFrame::error(None, "binary_not_supported", message))
+                    .await
+            }
+            Some(Ok(AggregatedMessage::Ping(bytes))) => match self.session.pong(&bytes).await {
+                Ok(()) => Flow::Continue,
+                Err(_) => Flow::Gone,
+            },
+            Some(Ok(AggregatedMessage::Pong(_))) => Flow::Continue,
+            Some(Ok(AggregatedMessage::Close(_))) => Flow::Close(CloseCode::Normal.into()),
+        }
+    }
+
+    async fn request(&mut self, text: &str) -> Flow {
+        let (req, parsed) = protocol::parse(text);
+        let request = match parsed {
+            Ok(request) => request,
+            Err(e) => return self.reply(ServerFrame::error(req, e.code, e.message)).await,
+        };
+        let Some(user) = self.user.clone() else {
+            return match request {
+                Request::Login { token } => self.login(req, &token).await,
+                _ => {
+                    let message = r#"log in first: {"type":"login","token":"..."}"#;
+                    self.reply(ServerFrame::error(req, "not_logged_in", message))
+                        .await
+                }
+            };
+        };
+        let hub = &self.hub;
+        let frame = match request {
+            Request::Login { .. } => ServerFrame::error(
+                req,
+                "already_logged_in",
+                format!("this session is already logged in as {:?}", user.id),
+            ),
+            Request::Send {
+                to,
+                content,
+                client_id,
+                reply_to,
+                extra,
+            } => {
+                let origin = self.feed.as_ref().map(|f| f.id);
+                let request = SendRequest {
+                    to,
+                    content: *content,
+                    client_id,
+                    reply_to,
+                    extra,
+                };
+                match hub.send(&user.id, request, origin).await {
+                    Ok(sent) => ServerFrame::Sent {
+                        req,
+                        message: sent.message.view_for(&user.id),
+                        duplicate: sent.duplicate,
+                    },
+                    Err(e) => ServerFrame::hub_error(req, &e),
+                }
+            }
+            Request::History {
+                conversation,
+                before_seq,
+                limit,
+            } => {
+                match hub
+                    .history(&user.id, &conversation, before_seq, limit)
+                    .await
+                {
+                    Ok((messages, has_more)) => ServerFrame::History {
+                        req,
+                        messages,
+                        has_more,
+                    },
+                    Err(e) => ServerFrame::hub_error(req, &e),
+                }
+            }
+            Request::Conversations {} => match hub.conversations(&user.id).await {
+                Ok(conversations) => ServerFrame::Conversations { req, conversations },
+                Err(e) => ServerFrame::hub_error(req, &e),
+            },
+            Request::Groups {} => match hub.groups(&user.id).await {
+                Ok(groups) => ServerFrame::Groups { req, groups },
+                Err(e) => ServerFrame::hub_error(req, &e),
+            },
+            Request::Ping {} => ServerFrame::Pong { req },
+        };
+        self.reply(frame).await
+    }
+
+    async fn login(&mut self, req: Option<String>, token: &str) -> Flow {
+        match self.hub.authenticate(token).await {
+            Ok(Some(user)) => {
+                self.feed = Some(self.hub.registry().subscribe_socket(&user.id));
+                tracing::debug!(user = %user.id, "hub session logged in");
+                let frame = ServerFrame::LoginOk {
+                    req,
+                    user: PublicUser::from(&user),
+                };
+                self.user = Some(user);
+                self.reply(frame).await
+            }
+            Ok(None) => {
+                let frame = ServerFrame::error(req, "unauthorized", "unknown or invalid token");
+                match self.reply(frame).await {
+                    Flow::Continue => close(CLOSE_UNAUTHORIZED, "unauthorized"),
+                    other => other,
+                }
+            }
+            Err(e) => self.reply(ServerFrame::hub_error(req, &e)).await,
+        }
+    }
+}

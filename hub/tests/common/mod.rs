@@ -1,0 +1,201 @@
+//! Shared by the integration tests: a hub served on 127.0.0.1 and a WebSocket client.
+#![allow(dead_code)] // each test binary uses a different part
+
+use actix_web::{dev::ServerHandle, App, HttpServer};
+use futures_util::{SinkExt, StreamExt};
+use parley_hub::{Hub, HubConfig, HubGroupConfig, HubUserConfig};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long a test waits for something that should happen before calling it a failure.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+pub const ADMIN_TOKEN: &str = "admin-secret";
+
+pub struct TestHub {
+    pub hub: Hub,
+    pub addr: SocketAddr,
+    server: ServerHandle,
+    _dir: tempfile::TempDir,
+}
+
+fn user(id: &str, name: &str) -> HubUserConfig {
+    HubUserConfig {
+        id: id.into(),
+        name: Some(name.into()),
+        token: Some(format!("tok-{id}")),
+    }
+}
+
+/// alice, bob, carol and bot (tokens `tok-<id>`); group `lobby`: alice (owner), bob, bot.
+pub fn config() -> HubConfig {
+    HubConfig {
+        users: vec![
+            user("alice", "Alice"),
+            user("bob", "Bob"),
+            user("carol", "Carol"),
+            user("bot", "Bot"),
+        ],
+        groups: vec![HubGroupConfig {
+            id: "lobby".into(),
+            name: Some("Lobby".into()),
+            owner: "alice".into(),
+            members: vec!["bob".into(), "bot".into()],
+        }],
+    }
+}
+
+impl TestHub {
+    pub async fn start(admin_token: Option<&str>) -> TestHub {
+        let dir = tempfile::tempdir().unwrap();
+        let hub = Hub::open(&dir.path().join("hub.db"), &config())
+            .await
+            .unwrap();
+        let routes = hub.configure(admin_token.map(Into::into));
+        let server = HttpServer::new(move || App::new().configure(routes.clone()))
+            .workers(1)
+            .bind(("127.0.0.1", 0))
+            .unwrap();
+        let addr = server.addrs()[0];
+        let server = server.run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        TestHub {
+            hub,
+            addr,
+            server: handle,
+            _dir: dir,
+        }
+    }
+
+    pub async fn client(&self) -> Client {
+        Client::connect(self.addr).await
+    }
+
+    /// A client logged in as `user` (token `tok-<user>`).
+    pub async fn login(&self, user: &str) -> Client {
+        let mut client = self.client().await;
+        let ok = client
+            .request(json!({"type": "login", "req": "login", "token": format!("tok-{user}")}))
+            .await;
+        assert_eq!(ok["type"], "login_ok", "{ok}");
+        client
+    }
+
+    pub async fn stop(self) {
+        self.server.stop(false).await;
+        self.hub.close().await;
+    }
+
+    /// A raw HTTP/1.1 request; returns the status and the JSON body.
+    pub async fn http(
+        &self,
+        method: &str,
+        path: &str,
+        bearer: Option<&str>,
+        body: &str,
+    ) -> (u16, Value) {
+        let mut stream = TcpStream::connect(self.addr).await.unwrap();
+        let auth = bearer
+            .map(|b| format!("Authorization: Bearer {b}\r\n"))
+            .unwrap_or_default();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        tokio::time::timeout(PATIENCE, stream.read_to_string(&mut response))
+            .await
+            .unwrap()
+            .unwrap();
+        let status = response.split(' ').nth(1).unwrap().parse().unwrap();
+        let body = response.split_once("\r\n\r\n").unwrap().1;
+        (
+            status,
+            serde_json::from_str(body).unwrap_or_else(|e| panic!("body {body:?}: {e}")),
+        )
+    }
+}
+
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Client {
+    pub async fn connect(addr: SocketAddr) -> Client {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/hub/ws"))
+            .await
+            .unwrap();
+        Client { ws }
+    }
+
+    pub async fn send_raw(&mut self, message: WsMessage) {
+        self.ws.send(message).await.unwrap();
+    }
+
+    pub async fn send(&mut self, frame: Value) {
+        self.send_raw(WsMessage::Text(frame.to_string())).await;
+    }
+
+    /// The next frame other than pings and pongs; fails the test if none comes in time.
+    pub async fn next_raw(&mut self) -> WsMessage {
+        loop {
+            let next = tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("no frame from the hub in time");
+            match next.expect("the hub closed the connection").unwrap() {
+                WsMessage::Ping(_) | WsMessage::Pong(_) => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// The next text frame, parsed.
+    pub async fn recv(&mut self) -> Value {
+        match self.next_raw().await {
+            WsMessage::Text(text) => serde_json::from_str(&text).unwrap(),
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+
+    /// Sends a request and returns the next frame (the tests keep answers and pushes apart).
+    pub async fn request(&mut self, frame: Value) -> Value {
+        self.send(frame).await;
+        self.recv().await
+    }
+
+    /// Sends a text frame as given (not necessarily JSON) and returns the next frame.
+    pub async fn request_raw(&mut self, text: &str) -> Value {
+        self.send_raw(WsMessage::Text(text.to_string())).await;
+        self.recv().await
+    }
+
+    /// Sends a text message to `to` (`direct:bob` / `group:lobby` form) and returns the answer.
+    pub async fn say(&mut self, to: &str, text: &str, client_id: &str) -> Value {
+        let (kind, id) = to.split_once(':').unwrap();
+        self.request(json!({
+            "type": "send", "req": client_id,
+            "to": {"kind": kind, "id": id},
+            "content": {"kind": "text", "text": text},
+            "client_id": client_id,
+        }))
+        .await
+    }
+
+    /// Waits for the next pushed message and returns its text.
+    pub async fn next_text(&mut self) -> String {
+        let frame = self.recv().await;
+        assert_eq!(frame["type"], "message", "{frame}");
+        frame["message"]["content"]["text"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+}
