@@ -1,5 +1,6 @@
 //! The `parley` command: run the engine, check scripts, and talk to the hub from a terminal.
 
+mod app;
 mod client;
 mod config;
 mod run;

@@ -22,9 +22,28 @@ pub trait Adapter: Send + Sync + 'static {
     /// Stops delivering events and drops every clone of the intake it holds.
     fn stop(&self) -> BoxFuture<'static, ()>;
 
+    /// The platform's documented call-frequency limits, applied by the outbox unless the
+    /// connection's config sets its own.
+    fn default_rate_limits(&self) -> Vec<RateLimit> {
+        Vec::new()
+    }
+
     /// Carries out one command. Transient failures (`rate_limited`, `unavailable`,
     /// `unknown_outcome`) are retried by the outbox with the same idempotency key.
     fn execute(&self, command: OutboundCommand) -> BoxFuture<'static, CommandResult>;
+}
+
+/// A send limit of one connection: at most `per_second` and `per_minute` calls of the
+/// listed command kinds (by [`Command::name`](crate::model::Command::name); empty = every kind).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    #[serde(default)]
+    pub commands: Vec<String>,
+    #[serde(default)]
+    pub per_second: Option<u32>,
+    #[serde(default)]
+    pub per_minute: Option<u32>,
 }
 
 /// Why an adapter could not start; the message names what is wrong.

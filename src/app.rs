@@ -1,0 +1,101 @@
+//! Parley assembled: store, hub, bots, engine and the HTTP server, started from a
+//! [`Config`] and stopped gracefully. `parley run` uses it, and so can anything that needs
+//! a whole Parley in-process (transcript tests).
+
+use crate::config::{Config, ConnectionConfig};
+use actix_web::dev::ServerHandle;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use anyhow::{Context, Result};
+use parley_bots::{BotOptions, BotRuntime, ScriptError};
+use parley_engine::actors::RouterStats;
+use parley_engine::adapter::Adapter;
+use parley_engine::model::ConnectionId;
+use parley_engine::store::Store;
+use parley_engine::Engine;
+use parley_hub::{Hub, HubAdapter};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// A running Parley.
+pub struct Running {
+    pub addrs: Vec<SocketAddr>,
+    pub hub: Hub,
+    engine: Engine,
+    server: ServerHandle,
+    server_task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+pub fn load_bots(config: &Config) -> (BotRuntime, Vec<ScriptError>) {
+    let options = BotOptions { max_operations: config.bots.max_operations, ..BotOptions::default() };
+    BotRuntime::load(&config.bots.dir, options)
+}
+
+/// Starts everything; must run inside an actix system.
+pub async fn start(config: &Config) -> Result<Running> {
+    let store = Store::open(&config.engine_db()).await.context("cannot open the engine's store")?;
+    let hub = Hub::open(&config.hub_db(), &config.hub).await.context("cannot open the hub")?;
+
+    let (bots, script_errors) = load_bots(config);
+    for e in &script_errors {
+        // Reported, not fatal: the other bots run.
+        tracing::error!("script does not compile: {e}");
+    }
+    tracing::info!(bots = ?bots.bots().iter().map(|b| b.name.clone()).collect::<Vec<_>>(), dir = %config.bots.dir.display(), "bots loaded");
+
+    let adapters: Vec<(ConnectionId, Arc<dyn Adapter>)> = config
+        .connections
+        .iter()
+        .map(|c| match c {
+            ConnectionConfig::Hub { id, user } => {
+                let id = ConnectionId::from(id.as_str());
+                (id.clone(), Arc::new(HubAdapter::new(hub.clone(), id, user.clone())) as Arc<dyn Adapter>)
+            }
+        })
+        .collect();
+    let engine = Engine::start(config.engine.to_engine_config(), store, Arc::new(bots), adapters).await?;
+
+    let admin_token = std::env::var(&config.server.admin_token_env).ok().filter(|t| !t.is_empty());
+    if admin_token.is_none() {
+        tracing::info!(variable = %config.server.admin_token_env, "no admin token set; the admin API is refused");
+    }
+    let hub_routes = hub.configure(admin_token);
+    let stats = engine.router_stats();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(stats.clone()))
+            .route("/healthz", web::get().to(healthz))
+            .configure(hub_routes.clone())
+    })
+    .disable_signals()
+    .shutdown_timeout(5)
+    .bind(&config.server.bind)
+    .with_context(|| format!("cannot listen on {}", config.server.bind))?;
+    let addrs = server.addrs();
+    let server = server.run();
+    let handle = server.handle();
+    let server_task = tokio::spawn(server);
+    Ok(Running { addrs, hub, engine, server: handle, server_task })
+}
+
+impl Running {
+    /// Graceful stop: drains mailboxes and the outbox, then closes the hub's sessions and
+    /// the HTTP server.
+    pub async fn shutdown(self) {
+        self.engine.shutdown().await;
+        // Closing the hub ends its WebSocket sessions, so the HTTP server need not wait for
+        // clients to hang up.
+        self.hub.close().await;
+        self.server.stop(true).await;
+        let _ = self.server_task.await;
+    }
+}
+
+async fn healthz(stats: web::Data<watch::Receiver<RouterStats>>) -> HttpResponse {
+    let s = *stats.borrow();
+    HttpResponse::Ok().json(serde_json::json!({
+        "status": "ok",
+        "live_actors": s.live_actors,
+        "actors_started": s.started_total,
+    }))
+}
