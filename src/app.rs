@@ -27,14 +27,21 @@ pub struct Running {
 }
 
 pub fn load_bots(config: &Config) -> (BotRuntime, Vec<ScriptError>) {
-    let options = BotOptions { max_operations: config.bots.max_operations, ..BotOptions::default() };
+    let options = BotOptions {
+        max_operations: config.bots.max_operations,
+        ..BotOptions::default()
+    };
     BotRuntime::load(&config.bots.dir, options)
 }
 
 /// Starts everything; must run inside an actix system.
 pub async fn start(config: &Config) -> Result<Running> {
-    let store = Store::open(&config.engine_db()).await.context("cannot open the engine's store")?;
-    let hub = Hub::open(&config.hub_db(), &config.hub).await.context("cannot open the hub")?;
+    let store = Store::open(&config.engine_db())
+        .await
+        .context("cannot open the engine's store")?;
+    let hub = Hub::open(&config.hub_db(), &config.hub)
+        .await
+        .context("cannot open the hub")?;
 
     let (bots, script_errors) = load_bots(config);
     for e in &script_errors {
@@ -49,13 +56,24 @@ pub async fn start(config: &Config) -> Result<Running> {
         .map(|c| match c {
             ConnectionConfig::Hub { id, user } => {
                 let id = ConnectionId::from(id.as_str());
-                (id.clone(), Arc::new(HubAdapter::new(hub.clone(), id, user.clone())) as Arc<dyn Adapter>)
+                (
+                    id.clone(),
+                    Arc::new(HubAdapter::new(hub.clone(), id, user.clone())) as Arc<dyn Adapter>,
+                )
             }
         })
         .collect();
-    let engine = Engine::start(config.engine.to_engine_config(), store, Arc::new(bots), adapters).await?;
+    let engine = Engine::start(
+        config.engine.to_engine_config(),
+        store,
+        Arc::new(bots),
+        adapters,
+    )
+    .await?;
 
-    let admin_token = std::env::var(&config.server.admin_token_env).ok().filter(|t| !t.is_empty());
+    let admin_token = std::env::var(&config.server.admin_token_env)
+        .ok()
+        .filter(|t| !t.is_empty());
     if admin_token.is_none() {
         tracing::info!(variable = %config.server.admin_token_env, "no admin token set; the admin API is refused");
     }
@@ -75,7 +93,13 @@ pub async fn start(config: &Config) -> Result<Running> {
     let server = server.run();
     let handle = server.handle();
     let server_task = tokio::spawn(server);
-    Ok(Running { addrs, hub, engine, server: handle, server_task })
+    Ok(Running {
+        addrs,
+        hub,
+        engine,
+        server: handle,
+        server_task,
+    })
 }
 
 impl Running {

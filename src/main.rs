@@ -3,6 +3,7 @@
 mod app;
 mod client;
 mod config;
+mod hub_client;
 mod run;
 
 use anyhow::Result;
@@ -45,12 +46,12 @@ enum Command {
     /// Chat with the bots interactively as a hub user.
     Chat {
         #[command(flatten)]
-        login: client::Login,
+        login: hub_client::Login,
     },
     /// Send one message as a hub user and print each reply as a JSON line.
     Send {
         #[command(flatten)]
-        login: client::Login,
+        login: hub_client::Login,
         /// A user id, or group:ID.
         #[arg(long)]
         to: String,
