@@ -1,6 +1,7 @@
 //! What a platform adapter implements, and the intake it delivers events into.
 
-use crate::model::{CommandResult, ConnectionId, Envelope, OutboundCommand};
+use crate::intercept::Interceptor;
+use crate::model::{CommandResult, ConnectionId, Envelope, OutboundCommand, Verdict};
 use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 
@@ -79,11 +80,28 @@ pub(crate) struct IntakeItem {
 pub struct Intake {
     pub(crate) connection: ConnectionId,
     pub(crate) tx: mpsc::Sender<IntakeItem>,
+    pub(crate) interceptor: Option<Interceptor>,
 }
 
 impl Intake {
     pub fn connection(&self) -> &ConnectionId {
         &self.connection
+    }
+
+    /// Asks the bots for a verdict on a message awaiting delivery, answering `default` when
+    /// none comes within `deadline` (or when no bot intercepts). The envelope is not stored:
+    /// the platform reports the delivered message as a normal event afterwards.
+    pub async fn verdict(
+        &self,
+        mut envelope: Envelope,
+        deadline: std::time::Duration,
+        default: Verdict,
+    ) -> Verdict {
+        envelope.connection = self.connection.clone();
+        match &self.interceptor {
+            Some(i) => i.verdict(envelope, deadline, default).await,
+            None => default,
+        }
     }
 
     /// Delivers one event and returns once it is durable in the store's inbox (or known as
@@ -124,6 +142,13 @@ impl Intake {
                 let _ = item.ack.send(Ok(Accepted::New));
             }
         });
-        (Intake { connection, tx }, out_rx)
+        (
+            Intake {
+                connection,
+                tx,
+                interceptor: None,
+            },
+            out_rx,
+        )
     }
 }

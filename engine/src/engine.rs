@@ -4,6 +4,7 @@
 use crate::actors::{ActorConfig, ConnectionActor, ConversationDeps, Router, RouterStats};
 use crate::adapter::{Adapter, Intake};
 use crate::handler::EventHandler;
+use crate::intercept::Interceptor;
 use crate::model::ConnectionId;
 use crate::outbox::{self, OutboxHandle, RetryPolicy};
 use crate::store::Store;
@@ -104,6 +105,7 @@ impl Engine {
             config.arbiters
         };
         let arbiters: Vec<Arbiter> = (0..threads).map(|_| Arbiter::new()).collect();
+        let interceptor = Interceptor::new(store.clone(), handler.clone());
         let deps = ConversationDeps {
             store: store.clone(),
             handler,
@@ -141,6 +143,7 @@ impl Engine {
             let intake = Intake {
                 connection: id.clone(),
                 tx,
+                interceptor: Some(interceptor.clone()),
             };
             let cursor = store.cursor(&id).await?;
             let started = adapter.start(intake.clone(), cursor).await;

@@ -1,7 +1,7 @@
 //! The interface between the actors and whatever reacts to events (the Rhai bot runtime,
 //! or a Rust handler when the engine is embedded).
 
-use crate::model::{Command, Envelope};
+use crate::model::{Command, Envelope, Verdict};
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -24,4 +24,15 @@ pub struct Handled {
 /// fills and its connection's intake waits, nothing is dropped.
 pub trait EventHandler: Send + Sync + 'static {
     fn handle(&self, envelope: Arc<Envelope>, state: BotStates) -> BoxFuture<'static, Handled>;
+
+    /// The verdict on a message awaiting delivery (`Event::BeforeSend`), given a snapshot
+    /// of its conversation's state; `None` when no interceptor has an opinion. Called
+    /// outside the conversation's actor, under the platform's deadline.
+    fn verdict(
+        &self,
+        _envelope: Arc<Envelope>,
+        _state: BotStates,
+    ) -> BoxFuture<'static, Option<Verdict>> {
+        Box::pin(async { None })
+    }
 }

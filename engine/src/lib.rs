@@ -5,6 +5,7 @@ pub mod actors;
 pub mod adapter;
 mod engine;
 pub mod handler;
+pub mod intercept;
 pub mod model;
 pub mod outbox;
 pub mod store;
