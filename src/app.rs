@@ -54,7 +54,7 @@ pub async fn start(config: &Config) -> Result<Running> {
         .connections
         .iter()
         .map(|c| match c {
-            ConnectionConfig::Hub { id, user } => {
+            ConnectionConfig::Hub { id, user, .. } => {
                 let id = ConnectionId::from(id.as_str());
                 (
                     id.clone(),
@@ -63,13 +63,15 @@ pub async fn start(config: &Config) -> Result<Running> {
             }
         })
         .collect();
-    let engine = Engine::start(
-        config.engine.to_engine_config(),
-        store,
-        Arc::new(bots),
-        adapters,
-    )
-    .await?;
+    let mut engine_config = config.engine.to_engine_config();
+    for c in &config.connections {
+        if let Some(limits) = c.rate_limits() {
+            engine_config
+                .rate_limits
+                .insert(ConnectionId::from(c.id()), limits.to_vec());
+        }
+    }
+    let engine = Engine::start(engine_config, store, Arc::new(bots), adapters).await?;
 
     let admin_token = std::env::var(&config.server.admin_token_env)
         .ok()

@@ -3,6 +3,7 @@
 //! a message naming it.
 
 use anyhow::{bail, Context, Result};
+use parley_engine::adapter::RateLimit;
 use parley_hub::HubConfig;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -108,13 +109,28 @@ impl Default for BotSettings {
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ConnectionConfig {
     /// The embedded hub, speaking as the hub user `user`.
-    Hub { id: String, user: String },
+    Hub {
+        id: String,
+        user: String,
+        /// Send limits; none by default (the hub has no platform limit).
+        #[serde(default)]
+        rate_limits: Vec<RateLimit>,
+    },
 }
 
 impl ConnectionConfig {
     pub fn id(&self) -> &str {
         match self {
             ConnectionConfig::Hub { id, .. } => id,
+        }
+    }
+
+    /// Limits set in config, replacing the adapter's defaults; `None` keeps the defaults.
+    pub fn rate_limits(&self) -> Option<&[RateLimit]> {
+        match self {
+            ConnectionConfig::Hub { rate_limits, .. } => {
+                (!rate_limits.is_empty()).then_some(rate_limits.as_slice())
+            }
         }
     }
 }
@@ -156,7 +172,7 @@ impl Config {
                 );
             }
             match c {
-                ConnectionConfig::Hub { id, user } => {
+                ConnectionConfig::Hub { id, user, .. } => {
                     if !self.hub.users.iter().any(|u| &u.id == user) {
                         bail!("connection `{id}`: hub user `{user}` is not in [[hub.users]]");
                     }

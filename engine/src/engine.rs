@@ -2,11 +2,12 @@
 //! and one outbox worker per connection, and the adapters.
 
 use crate::actors::{ActorConfig, ConnectionActor, ConversationDeps, Router, RouterStats};
-use crate::adapter::{Adapter, Intake};
+use crate::adapter::{Adapter, Intake, RateLimit};
 use crate::handler::EventHandler;
 use crate::intercept::Interceptor;
 use crate::model::ConnectionId;
 use crate::outbox::{self, OutboxHandle, RetryPolicy};
+use crate::ratelimit::SendGate;
 use crate::store::Store;
 use actix::prelude::*;
 use futures_util::StreamExt;
@@ -28,6 +29,8 @@ pub struct EngineConfig {
     pub arbiters: usize,
     /// How long shutdown waits for the outbox to empty; what is left is sent at the next start.
     pub drain_timeout: Duration,
+    /// Send limits per connection, replacing the adapter's documented defaults.
+    pub rate_limits: HashMap<ConnectionId, Vec<RateLimit>>,
 }
 
 impl Default for EngineConfig {
@@ -39,6 +42,7 @@ impl Default for EngineConfig {
             retry: RetryPolicy::default(),
             arbiters: 0,
             drain_timeout: Duration::from_secs(10),
+            rate_limits: HashMap::new(),
         }
     }
 }
@@ -49,6 +53,11 @@ pub enum EngineError {
     DuplicateConnection(ConnectionId),
     #[error("connection `{connection}` could not start: {message}")]
     AdapterStart {
+        connection: ConnectionId,
+        message: String,
+    },
+    #[error("connection `{connection}`: {message}")]
+    RateLimit {
         connection: ConnectionId,
         message: String,
     },
@@ -84,7 +93,8 @@ impl Engine {
         adapters: Vec<(ConnectionId, Arc<dyn Adapter>)>,
     ) -> Result<Engine, EngineError> {
         let mut outboxes = HashMap::new();
-        for (id, _) in &adapters {
+        let mut gates = HashMap::new();
+        for (id, adapter) in &adapters {
             let pending = store.pending_count(id).await?;
             if outboxes
                 .insert(
@@ -95,6 +105,16 @@ impl Engine {
             {
                 return Err(EngineError::DuplicateConnection(id.clone()));
             }
+            let limits = config
+                .rate_limits
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| adapter.default_rate_limits());
+            let gate = SendGate::new(&limits).map_err(|message| EngineError::RateLimit {
+                connection: id.clone(),
+                message,
+            })?;
+            gates.insert(id.clone(), Arc::new(gate));
         }
         let outboxes = Arc::new(outboxes);
         let threads = if config.arbiters == 0 {
@@ -131,6 +151,7 @@ impl Engine {
                 adapter.clone(),
                 outbox.clone(),
                 config.retry.clone(),
+                gates[&id].clone(),
             ));
             let (tx, rx) = mpsc::channel(config.intake_capacity.max(1));
             let (stopped_tx, intake_stopped) = oneshot::channel();

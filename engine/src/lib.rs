@@ -8,6 +8,7 @@ pub mod handler;
 pub mod intercept;
 pub mod model;
 pub mod outbox;
+pub mod ratelimit;
 pub mod store;
 
 pub use engine::{Engine, EngineConfig, EngineError};

@@ -7,6 +7,7 @@
 
 use crate::adapter::Adapter;
 use crate::model::{CommandResult, ConnectionId};
+use crate::ratelimit::SendGate;
 use crate::store::{OutboxEntry, Store};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -123,6 +124,7 @@ pub(crate) async fn run(
     adapter: Arc<dyn Adapter>,
     handle: OutboxHandle,
     retry: RetryPolicy,
+    gate: Arc<SendGate>,
 ) {
     loop {
         let batch = match store.pending_commands(&connection, 0, 64).await {
@@ -152,6 +154,7 @@ pub(crate) async fn run(
                 &entry,
                 &retry,
                 &handle,
+                &gate,
             )
             .await
             {
@@ -174,9 +177,11 @@ async fn send_one(
     entry: &OutboxEntry,
     retry: &RetryPolicy,
     handle: &OutboxHandle,
+    gate: &SendGate,
 ) -> bool {
     let mut attempt = entry.attempts.max(0) as u32;
     loop {
+        gate.acquire(entry.command.command.name()).await;
         let result = adapter.execute(entry.command.clone()).await;
         attempt += 1;
         let transient = match &result {
