@@ -3,6 +3,7 @@
 
 use crate::actors::{ActorConfig, ConnectionActor, ConversationDeps, Router, RouterStats};
 use crate::adapter::{Adapter, Intake, RateLimit};
+use crate::broadcast::{self, Broadcasts, RunnerParts};
 use crate::handler::EventHandler;
 use crate::intercept::Interceptor;
 use crate::model::ConnectionId;
@@ -78,6 +79,9 @@ struct ConnectionRuntime {
 /// one `#[actix_web::main]` sets up).
 pub struct Engine {
     store: Store,
+    broadcasts: Broadcasts,
+    broadcast_tasks: Vec<tokio::task::JoinHandle<()>>,
+    closing: watch::Sender<bool>,
     router: Addr<Router>,
     stats: watch::Receiver<RouterStats>,
     connections: Vec<ConnectionRuntime>,
@@ -135,8 +139,23 @@ impl Engine {
         let (router, stats) = Router::new(arbiters.iter().map(Arbiter::handle).collect(), deps);
         let router = router.start();
 
+        let (closing, closing_rx) = watch::channel(false);
+        let parts = adapters
+            .iter()
+            .map(|(id, adapter)| RunnerParts {
+                connection: id.clone(),
+                adapter: adapter.clone(),
+                gate: gates[id].clone(),
+                outbox: outboxes[id].clone(),
+                retry: config.retry.clone(),
+            })
+            .collect();
+        let (broadcasts, broadcast_tasks) = broadcast::spawn(store.clone(), parts, closing_rx);
         let mut engine = Engine {
             store: store.clone(),
+            broadcasts,
+            broadcast_tasks,
+            closing,
             router: router.clone(),
             stats,
             connections: Vec::new(),
@@ -192,6 +211,11 @@ impl Engine {
         &self.store
     }
 
+    /// Starts, controls and reports on broadcast jobs.
+    pub fn broadcasts(&self) -> Broadcasts {
+        self.broadcasts.clone()
+    }
+
     /// Live actor counts, updated as actors start and stop.
     pub fn router_stats(&self) -> watch::Receiver<RouterStats> {
         self.stats.clone()
@@ -232,6 +256,12 @@ impl Engine {
             }
         }
         let _ = self.router.send(crate::actors::Drain).await;
+        // Broadcasts stop taking recipients, finish the sends in flight and record them;
+        // the rest is sent at the next start.
+        self.closing.send_replace(true);
+        for task in self.broadcast_tasks.drain(..) {
+            let _ = task.await;
+        }
         for c in &mut self.connections {
             c.outbox.close();
         }

@@ -3,6 +3,7 @@
 
 pub mod actors;
 pub mod adapter;
+pub mod broadcast;
 mod engine;
 pub mod handler;
 pub mod intercept;

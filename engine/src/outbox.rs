@@ -34,7 +34,7 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    fn backoff(&self, attempt: u32, retry_after_ms: Option<u64>) -> Duration {
+    pub(crate) fn backoff(&self, attempt: u32, retry_after_ms: Option<u64>) -> Duration {
         let exp = self.first_backoff.saturating_mul(1 << attempt.min(16));
         let wanted = retry_after_ms
             .map(Duration::from_millis)
@@ -99,6 +99,18 @@ impl OutboxHandle {
     /// Unsent commands as the worker last counted them.
     pub fn pending(&self) -> usize {
         self.shared.pending.load(Ordering::Acquire)
+    }
+
+    /// Waits until no interactive command is waiting: broadcasts call this before each
+    /// send so that a reply is delayed by at most the one broadcast send in flight.
+    pub async fn wait_empty(&self) {
+        loop {
+            let space = self.shared.space.notified();
+            if self.pending() == 0 {
+                return;
+            }
+            space.await;
+        }
     }
 
     fn set_pending(&self, n: usize) {

@@ -5,6 +5,7 @@
 //! commits whatever writes are waiting in a single transaction (group commit), so many
 //! conversations finishing events at once cost one fsync, not one each.
 
+mod jobs;
 mod writer;
 
 use crate::handler::BotStates;
@@ -19,6 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
 use writer::Write;
 
+pub use jobs::{JobFailure, JobInfo, JobStatus, PendingRecipient, RecipientOutcome};
 pub use writer::Completion;
 
 #[derive(Debug, thiserror::Error)]
@@ -166,6 +168,50 @@ impl Store {
     pub async fn count_attempt(&self, id: i64, result: &CommandResult) -> Result<(), StoreError> {
         let result = serde_json::to_string(result)?;
         self.write(|reply| Write::Attempt { id, result, reply })
+            .await
+    }
+
+    /// Writes a broadcast job and all its recipients (as `kind:id` strings) in one commit.
+    pub async fn create_job(
+        &self,
+        connection: &ConnectionId,
+        content: &crate::model::Content,
+        targets: &[ConversationId],
+        origin: &str,
+    ) -> Result<i64, StoreError> {
+        let content = serde_json::to_string(content)?;
+        let targets = targets.iter().map(ToString::to_string).collect();
+        let (connection, origin) = (connection.0.clone(), origin.to_string());
+        self.write(|reply| Write::CreateJob {
+            connection,
+            content,
+            targets,
+            origin,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn record_outcomes(
+        &self,
+        job: i64,
+        outcomes: Vec<RecipientOutcome>,
+    ) -> Result<(), StoreError> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        self.write(|reply| Write::JobOutcomes {
+            job,
+            outcomes,
+            reply,
+        })
+        .await
+    }
+
+    /// Moves a job to `to` where allowed (running <-> paused, either -> cancelled,
+    /// running -> done); returns whether it moved.
+    pub async fn set_job_status(&self, job: i64, to: JobStatus) -> Result<bool, StoreError> {
+        self.write(|reply| Write::JobStatus { job, to, reply })
             .await
     }
 

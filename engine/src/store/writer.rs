@@ -1,5 +1,6 @@
 //! The store's single writer: group commit of whatever writes are queued.
 
+use super::jobs::{self, JobStatus, RecipientOutcome};
 use super::{now_ms, StoreError};
 use crate::model::{ConnectionId, ConversationId, OutboundCommand};
 use serde_json::Value;
@@ -50,6 +51,23 @@ pub(crate) enum Write {
         result: String,
         reply: Reply<()>,
     },
+    CreateJob {
+        connection: String,
+        content: String,
+        targets: Vec<String>,
+        origin: String,
+        reply: Reply<i64>,
+    },
+    JobOutcomes {
+        job: i64,
+        outcomes: Vec<RecipientOutcome>,
+        reply: Reply<()>,
+    },
+    JobStatus {
+        job: i64,
+        to: JobStatus,
+        reply: Reply<bool>,
+    },
     Close {
         reply: oneshot::Sender<()>,
     },
@@ -58,6 +76,8 @@ pub(crate) enum Write {
 /// What a write produced inside the transaction, delivered only after the commit.
 enum Done {
     Accepted(Vec<Option<i64>>),
+    Id(i64),
+    Moved(bool),
     Unit,
 }
 
@@ -140,13 +160,20 @@ fn reply(w: Write, result: Result<Done, StoreError>) {
         Write::Accept { reply, .. } => {
             let _ = reply.send(result.map(|d| match d {
                 Done::Accepted(v) => v,
-                Done::Unit => Vec::new(),
+                _ => Vec::new(),
             }));
         }
         Write::Complete { reply, .. }
         | Write::Finish { reply, .. }
-        | Write::Attempt { reply, .. } => {
+        | Write::Attempt { reply, .. }
+        | Write::JobOutcomes { reply, .. } => {
             let _ = reply.send(result.map(|_| ()));
+        }
+        Write::CreateJob { reply, .. } => {
+            let _ = reply.send(result.map(|d| if let Done::Id(id) = d { id } else { 0 }));
+        }
+        Write::JobStatus { reply, .. } => {
+            let _ = reply.send(result.map(|d| matches!(d, Done::Moved(true))));
         }
         Write::Close { reply } => {
             let _ = reply.send(());
@@ -253,6 +280,21 @@ async fn apply(conn: &mut SqliteConnection, w: &Write) -> Result<Done, StoreErro
                 .execute(&mut *conn)
                 .await?;
             Ok(Done::Unit)
+        }
+        Write::CreateJob {
+            connection,
+            content,
+            targets,
+            origin,
+            ..
+        } => jobs::create_job(conn, connection, content, targets, origin)
+            .await
+            .map(Done::Id),
+        Write::JobOutcomes { job, outcomes, .. } => jobs::record_outcomes(conn, *job, outcomes)
+            .await
+            .map(|_| Done::Unit),
+        Write::JobStatus { job, to, .. } => {
+            jobs::set_status(conn, *job, *to).await.map(Done::Moved)
         }
         Write::Close { .. } => Ok(Done::Unit),
     }

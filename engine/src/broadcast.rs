@@ -1,0 +1,342 @@
+//! Broadcast jobs: one content to many recipients, persisted before the first send,
+//! resumed after a crash, paced by the connection's send limits and yielding to
+//! interactive replies.
+//!
+//! Exactly once: every recipient's send carries the idempotency key `job:<id>:<idx>`, so a
+//! send whose confirmation was lost in a crash is recognised by the platform when it is
+//! sent again (the hub's client message id, Tencent's `MsgRandom`).
+
+use crate::adapter::Adapter;
+use crate::model::{
+    Command, CommandOutput, CommandResult, ConnectionId, Content, ConversationId, OutboundCommand,
+    SendOptions,
+};
+use crate::outbox::{OutboxHandle, RetryPolicy};
+use crate::ratelimit::SendGate;
+use crate::store::{
+    JobFailure, JobInfo, JobStatus, PendingRecipient, RecipientOutcome, Store, StoreError,
+};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinSet;
+
+/// Recipients read from the store at a time.
+const PAGE: i64 = 512;
+/// Sends in flight at once per connection (they still pass the send limits one by one).
+const IN_FLIGHT: usize = 32;
+/// Outcomes written to the store together.
+const FLUSH_EVERY: usize = 256;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BroadcastError {
+    #[error("unknown connection `{0}`")]
+    UnknownConnection(ConnectionId),
+    #[error("a broadcast needs at least one recipient")]
+    NoRecipients,
+    #[error("no broadcast job {0}")]
+    NotFound(i64),
+    #[error("job {id} is {status:?} and cannot be {action}")]
+    BadTransition {
+        id: i64,
+        status: JobStatus,
+        action: &'static str,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The connection-side parts a runner needs.
+pub(crate) struct RunnerParts {
+    pub connection: ConnectionId,
+    pub adapter: Arc<dyn Adapter>,
+    pub gate: Arc<SendGate>,
+    pub outbox: OutboxHandle,
+    pub retry: RetryPolicy,
+}
+
+/// Starts, controls and reports on broadcast jobs. Cheap to clone.
+#[derive(Clone)]
+pub struct Broadcasts {
+    store: Store,
+    wakes: Arc<HashMap<ConnectionId, Arc<Notify>>>,
+}
+
+impl Broadcasts {
+    /// Persists the job and every recipient, then lets the connection's runner start.
+    pub async fn start(
+        &self,
+        connection: &ConnectionId,
+        content: Content,
+        recipients: Vec<ConversationId>,
+        origin: &str,
+    ) -> Result<JobInfo, BroadcastError> {
+        let wake = self
+            .wakes
+            .get(connection)
+            .ok_or_else(|| BroadcastError::UnknownConnection(connection.clone()))?;
+        if recipients.is_empty() {
+            return Err(BroadcastError::NoRecipients);
+        }
+        let id = self
+            .store
+            .create_job(connection, &content, &recipients, origin)
+            .await?;
+        wake.notify_one();
+        tracing::info!(job = id, connection = %connection, recipients = recipients.len(), origin, "broadcast started");
+        self.get(id).await
+    }
+
+    pub async fn get(&self, id: i64) -> Result<JobInfo, BroadcastError> {
+        self.store
+            .job(id)
+            .await?
+            .ok_or(BroadcastError::NotFound(id))
+    }
+
+    pub async fn list(&self) -> Result<Vec<JobInfo>, BroadcastError> {
+        Ok(self.store.jobs().await?)
+    }
+
+    pub async fn failures(&self, id: i64) -> Result<Vec<JobFailure>, BroadcastError> {
+        self.get(id).await?;
+        Ok(self.store.job_failures(id).await?)
+    }
+
+    pub async fn pause(&self, id: i64) -> Result<JobInfo, BroadcastError> {
+        self.transition(id, JobStatus::Paused, "paused").await
+    }
+
+    pub async fn resume(&self, id: i64) -> Result<JobInfo, BroadcastError> {
+        self.transition(id, JobStatus::Running, "resumed").await
+    }
+
+    pub async fn cancel(&self, id: i64) -> Result<JobInfo, BroadcastError> {
+        self.transition(id, JobStatus::Cancelled, "cancelled").await
+    }
+
+    async fn transition(
+        &self,
+        id: i64,
+        to: JobStatus,
+        action: &'static str,
+    ) -> Result<JobInfo, BroadcastError> {
+        let job = self.get(id).await?;
+        if !self.store.set_job_status(id, to).await? {
+            return Err(BroadcastError::BadTransition {
+                id,
+                status: job.status,
+                action,
+            });
+        }
+        if let Some(wake) = self.wakes.get(&ConnectionId::from(job.connection.as_str())) {
+            wake.notify_one();
+        }
+        tracing::info!(job = id, action, "broadcast {action}");
+        self.get(id).await
+    }
+}
+
+/// Starts one runner per connection; returns the control handle and the runners' tasks.
+pub(crate) fn spawn(
+    store: Store,
+    parts: Vec<RunnerParts>,
+    closing: watch::Receiver<bool>,
+) -> (Broadcasts, Vec<tokio::task::JoinHandle<()>>) {
+    let mut wakes = HashMap::new();
+    let mut tasks = Vec::new();
+    for p in parts {
+        let wake = Arc::new(Notify::new());
+        wakes.insert(p.connection.clone(), wake.clone());
+        tasks.push(tokio::spawn(run(
+            store.clone(),
+            Arc::new(p),
+            wake,
+            closing.clone(),
+        )));
+    }
+    (
+        Broadcasts {
+            store,
+            wakes: Arc::new(wakes),
+        },
+        tasks,
+    )
+}
+
+async fn run(
+    store: Store,
+    parts: Arc<RunnerParts>,
+    wake: Arc<Notify>,
+    mut closing: watch::Receiver<bool>,
+) {
+    loop {
+        if *closing.borrow() {
+            return;
+        }
+        let notified = wake.notified();
+        let jobs = match store.running_jobs(&parts.connection).await {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                tracing::error!(connection = %parts.connection, error = %e, "cannot read broadcast jobs");
+                Vec::new()
+            }
+        };
+        if jobs.is_empty() {
+            tokio::select! {
+                _ = notified => {}
+                _ = closing.wait_for(|c| *c) => return,
+            }
+            continue;
+        }
+        for (job, content) in jobs {
+            run_job(&store, &parts, job, Arc::new(content), &closing).await;
+            if *closing.borrow() {
+                return;
+            }
+        }
+    }
+}
+
+/// Sends the job's pending recipients until none is left, the job is paused or cancelled,
+/// or the engine is closing.
+async fn run_job(
+    store: &Store,
+    parts: &Arc<RunnerParts>,
+    job: i64,
+    content: Arc<Content>,
+    closing: &watch::Receiver<bool>,
+) {
+    let mut after = -1;
+    loop {
+        let page = match store.pending_recipients(job, after, PAGE).await {
+            Ok(page) => page,
+            Err(e) => {
+                tracing::error!(job, error = %e, "cannot read recipients");
+                return;
+            }
+        };
+        let Some(last) = page.last() else {
+            // Nothing pending: the last outcomes already marked the job done, unless an
+            // empty page follows outcomes recorded before a crash.
+            let _ = store.set_job_status(job, JobStatus::Done).await;
+            return;
+        };
+        after = last.idx;
+        let mut in_flight = JoinSet::new();
+        let mut outcomes = Vec::new();
+        for (i, recipient) in page.into_iter().enumerate() {
+            // A pause or cancel takes effect within IN_FLIGHT sends.
+            if i % IN_FLIGHT == 0 && !still_running(store, job, closing).await {
+                break;
+            }
+            if in_flight.len() >= IN_FLIGHT {
+                collect(in_flight.join_next().await, &mut outcomes);
+            }
+            // Interactive replies first: wait while any is queued, then take a send slot;
+            // the send starts at once, so the platform sees the paced rate.
+            parts.outbox.wait_empty().await;
+            parts.gate.acquire("send").await;
+            in_flight.spawn(send_to(parts.clone(), job, content.clone(), recipient));
+            if outcomes.len() >= FLUSH_EVERY {
+                flush(store, job, &mut outcomes).await;
+            }
+        }
+        while let Some(done) = in_flight.join_next().await {
+            collect(Some(done), &mut outcomes);
+        }
+        flush(store, job, &mut outcomes).await;
+        if !still_running(store, job, closing).await {
+            return;
+        }
+    }
+}
+
+fn collect(
+    done: Option<Result<RecipientOutcome, tokio::task::JoinError>>,
+    outcomes: &mut Vec<RecipientOutcome>,
+) {
+    match done {
+        Some(Ok(o)) => outcomes.push(o),
+        // A send that panicked leaves its recipient pending for the next start.
+        Some(Err(e)) => tracing::error!(error = %e, "a broadcast send failed unexpectedly"),
+        None => {}
+    }
+}
+
+async fn still_running(store: &Store, job: i64, closing: &watch::Receiver<bool>) -> bool {
+    if *closing.borrow() {
+        return false;
+    }
+    matches!(store.job(job).await, Ok(Some(j)) if j.status == JobStatus::Running)
+}
+
+async fn flush(store: &Store, job: i64, outcomes: &mut Vec<RecipientOutcome>) {
+    if let Err(e) = store.record_outcomes(job, std::mem::take(outcomes)).await {
+        // The recipients stay pending and are sent again at the next start, with the same
+        // idempotency keys, so the platform delivers them once.
+        tracing::error!(job, error = %e, "cannot record broadcast progress");
+    }
+}
+
+/// One recipient: retried with backoff while the failure is transient.
+async fn send_to(
+    parts: Arc<RunnerParts>,
+    job: i64,
+    content: Arc<Content>,
+    recipient: PendingRecipient,
+) -> RecipientOutcome {
+    let command = OutboundCommand {
+        connection: parts.connection.clone(),
+        idempotency_key: format!("job:{job}:{}", recipient.idx),
+        command: Command::Send {
+            to: recipient.target.clone(),
+            content: (*content).clone(),
+            reply_to: None,
+            options: SendOptions::default(),
+            as_user: None,
+        },
+    };
+    let mut attempts = recipient.attempts.max(0) as u32;
+    loop {
+        attempts += 1;
+        let result = parts.adapter.execute(command.clone()).await;
+        match result {
+            CommandResult::Ok(output) => {
+                let message_id = match output {
+                    CommandOutput::Sent { message } => Some(message.id),
+                    _ => None,
+                };
+                return RecipientOutcome {
+                    idx: recipient.idx,
+                    sent: true,
+                    attempts: attempts as i64,
+                    error: None,
+                    message_id,
+                };
+            }
+            CommandResult::Failed(e)
+                if e.kind.is_transient() && attempts < parts.retry.max_attempts =>
+            {
+                let wait = parts.retry.backoff(attempts - 1, e.retry_after_ms);
+                tracing::debug!(job, target = %recipient.target, error = %e, wait_ms = wait.as_millis() as u64, "transient failure; retrying");
+                tokio::time::sleep(wait).await;
+                parts.gate.acquire("send").await;
+            }
+            CommandResult::Failed(e) => {
+                let error = if e.kind.is_transient() {
+                    format!("gave up after {attempts} attempts: {e}")
+                } else {
+                    e.to_string()
+                };
+                return RecipientOutcome {
+                    idx: recipient.idx,
+                    sent: false,
+                    attempts: attempts as i64,
+                    error: Some(error),
+                    message_id: None,
+                };
+            }
+        }
+    }
+}
