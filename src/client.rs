@@ -1,4 +1,4 @@
-//! `parley chat` and `parley send`: a terminal client of the hub's WebSocket protocol
+//! `parley chat`, `parley send` and `parley call`: a terminal client of the hub's WebSocket protocol
 //! (docs/hub-protocol.md), so a newcomer or a shell script can talk to the bots.
 
 use crate::hub_client::{HubClient, Login};
@@ -43,6 +43,52 @@ pub fn send(
         match replies {
             Some(n) if got < n => bail!("{got} of {n} replies arrived within {wait} s"),
             _ => Ok(()),
+        }
+    })
+}
+
+/// How long `call` waits for the answer to its request.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `parley call --as USER 'REQUEST-JSON' [--wait SECONDS]`: sends one protocol request as
+/// USER and prints, one JSON object per line, every frame that reaches the user until
+/// `wait` seconds after the answer: the answer itself (matched by its `req`, which `call`
+/// sets) and the events and messages pushed meanwhile. An `error` answer is printed and
+/// also returned as the command's error.
+pub fn call(config: &Path, login: Login, request: &str, wait: f64) -> Result<()> {
+    let frame: Value =
+        serde_json::from_str(request).map_err(|e| anyhow!("the request is not valid JSON: {e}"))?;
+    if !frame.is_object() {
+        bail!(r#"the request must be a JSON object, e.g. '{{"type": "friends"}}'"#);
+    }
+    if !(wait.is_finite() && wait >= 0.0) {
+        bail!("--wait must be a number of seconds, at least 0");
+    }
+    runtime()?.block_on(async {
+        let mut client = HubClient::connect(config, &login).await?;
+        let req = client.request(frame).await?;
+        let mut deadline = tokio::time::Instant::now() + ANSWER_TIMEOUT;
+        let mut answered = false;
+        loop {
+            let Ok(frame) = tokio::time::timeout_at(deadline, client.next()).await else {
+                if answered {
+                    return Ok(());
+                }
+                bail!("no answer within {} s", ANSWER_TIMEOUT.as_secs());
+            };
+            let frame = frame?;
+            println!("{frame}");
+            if !answered && frame["req"] == req.as_str() {
+                if frame["type"] == "error" {
+                    bail!(
+                        "{}: {}",
+                        frame["code"].as_str().unwrap_or("error"),
+                        frame["message"].as_str().unwrap_or("")
+                    );
+                }
+                answered = true;
+                deadline = tokio::time::Instant::now() + Duration::from_secs_f64(wait);
+            }
         }
     })
 }

@@ -5,14 +5,14 @@
 //! messages, delivering each to the intake strictly in sequence order.
 
 use crate::error::HubError;
-use crate::hub::{Hub, SendRequest};
+use crate::events::StoredEvent;
+use crate::hub::Hub;
 use crate::message::StoredMessage;
-use crate::registry::SessionId;
+use crate::registry::{Pushed, SessionId};
 use futures_util::future::BoxFuture;
 use parley_engine::adapter::{Adapter, AdapterError, Intake, IntakeError};
 use parley_engine::model::{
-    Command, CommandError, CommandOutput, CommandResult, ConnectionId, Envelope, ErrorKind, Event,
-    EventId, OutboundCommand,
+    CommandResult, ConnectionId, Envelope, Event, EventId, OutboundCommand,
 };
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -90,13 +90,17 @@ impl Adapter for HubAdapter {
             }
             // The latest sequence is read before subscribing, so nothing committed in
             // between is missed: it is either in the backlog or arrives live.
+            let latest_event = hub.store().latest_event_seq().await.map_err(missing)?;
             let after = match cursor {
-                Some(cursor) => cursor.parse::<u64>().map_err(|_| {
+                Some(cursor) => Position::parse(&cursor, latest_event).ok_or_else(|| {
                     AdapterError(format!(
-                        "hub cursor {cursor:?} is not a message sequence number"
+                        "hub cursor {cursor:?} is not \"<message seq>:<event seq>\""
                     ))
                 })?,
-                None => hub.store().latest_seq().await.map_err(missing)?,
+                None => Position {
+                    message: hub.store().latest_seq().await.map_err(missing)?,
+                    event: latest_event,
+                },
             };
             let (device, live) = hub.registry().subscribe_device(user);
             let feed = Feed {
@@ -108,7 +112,7 @@ impl Adapter for HubAdapter {
             };
             let task = tokio::spawn(feed.run(live));
             *inner.running.lock().expect("adapter lock") = Some(Running { device, task });
-            tracing::info!(connection = %inner.connection, user, after, "hub adapter started");
+            tracing::info!(connection = %inner.connection, user, cursor = after.cursor(), "hub adapter started");
             Ok(())
         })
     }
@@ -126,142 +130,198 @@ impl Adapter for HubAdapter {
                 command,
                 ..
             } = command;
-            let (to, content, reply_to, options, as_user) = match command {
-                Command::Send {
-                    to,
-                    content,
-                    reply_to,
-                    options,
-                    as_user,
-                } => (to, content, reply_to, options, as_user),
-                other => {
-                    let message = format!("the hub does not support {} yet", other.name());
-                    return CommandResult::Failed(CommandError::new(
-                        ErrorKind::Unsupported,
-                        message,
-                    ));
-                }
-            };
-            if let Some(as_user) = as_user.filter(|u| u.as_str() != inner.user) {
-                let message = format!(
-                    "a hub connection sends as its own user {:?}, not as {as_user}",
-                    inner.user
-                );
-                return CommandResult::Failed(CommandError::new(ErrorKind::Unsupported, message));
-            }
-            let request = SendRequest {
-                to,
-                content,
-                client_id: Some(idempotency_key),
-                reply_to,
-                extra: options.extra,
-            };
-            match inner.hub.send(&inner.user, request, None).await {
-                Ok(sent) => CommandResult::Ok(CommandOutput::Sent {
-                    message: sent.message.message_ref(),
-                }),
-                Err(e) => CommandResult::Failed(command_error(e)),
-            }
+            crate::commands::execute(&inner.hub, &inner.user, idempotency_key, command)
+                .await
+                .into()
         })
     }
 }
 
-fn command_error(e: HubError) -> CommandError {
-    let kind = match &e {
-        HubError::NotFound(_) => ErrorKind::NotFound,
-        HubError::NotPermitted(_) => ErrorKind::NotPermitted,
-        HubError::Invalid(_) | HubError::Conflict(_) => ErrorKind::Invalid,
-        HubError::Config(_) | HubError::Io { .. } | HubError::Store(_) | HubError::Migrate(_) => {
-            ErrorKind::Unavailable
+/// Where the adapter is in the user's two feeds: the message sequence and the event
+/// sequence, saved as the engine cursor `"<message seq>:<event seq>"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Position {
+    message: u64,
+    event: u64,
+}
+
+impl Position {
+    /// Reads a cursor; a plain number (from before events existed) is a message sequence,
+    /// and events then start at `latest_event`.
+    fn parse(cursor: &str, latest_event: u64) -> Option<Position> {
+        match cursor.split_once(':') {
+            Some((m, e)) => Some(Position {
+                message: m.parse().ok()?,
+                event: e.parse().ok()?,
+            }),
+            None => Some(Position {
+                message: cursor.parse().ok()?,
+                event: latest_event,
+            }),
         }
-    };
-    CommandError {
-        kind,
-        message: e.to_string(),
-        platform_code: Some(e.code().into()),
-        retry_after_ms: None,
+    }
+
+    fn cursor(self) -> String {
+        format!("{}:{}", self.message, self.event)
     }
 }
 
-/// The delivery task: backlog first, then live messages, each exactly once and in order.
+/// The delivery task: backlog first, then live messages and events, each exactly once and
+/// in order.
 struct Feed {
     hub: Hub,
     connection: ConnectionId,
     user: String,
     intake: Intake,
-    /// The highest sequence delivered so far.
-    delivered: u64,
+    /// How far delivery has got.
+    delivered: Position,
 }
 
 impl Feed {
-    async fn run(mut self, mut live: mpsc::Receiver<Arc<StoredMessage>>) {
+    async fn run(mut self, mut live: mpsc::Receiver<Pushed>) {
         if self.catch_up().await.is_err() {
             return;
         }
-        while let Some(message) = live.recv().await {
-            // Live messages committed before the backlog query ended were delivered from it.
-            if message.seq <= self.delivered {
-                continue;
-            }
-            if self.deliver(&message).await.is_err() {
+        while let Some(pushed) = live.recv().await {
+            // Live items committed before the backlog query ended were delivered from it.
+            let delivered = match &pushed {
+                Pushed::Message(m) if m.seq <= self.delivered.message => continue,
+                Pushed::Message(m) => self.deliver_message(m).await,
+                Pushed::Event(e) if e.seq.is_some_and(|s| s <= self.delivered.event) => continue,
+                Pushed::Event(e) => self.deliver_event(e).await,
+            };
+            if delivered.is_err() {
                 return;
             }
         }
         tracing::info!(connection = %self.connection, "hub closed; the adapter's feed ends");
     }
 
+    /// Delivers what was stored after the cursor: messages and events merged by time.
     async fn catch_up(&mut self) -> Result<(), IntakeError> {
         loop {
-            let page = match self
-                .hub
-                .store()
-                .visible_after(&self.user, self.delivered, BACKLOG_PAGE)
-                .await
-            {
-                Ok(page) => page,
+            let store = self.hub.store();
+            let pages = async {
+                let messages = store
+                    .visible_after(&self.user, self.delivered.message, BACKLOG_PAGE)
+                    .await?;
+                let events = store
+                    .events_after(&self.user, self.delivered.event, BACKLOG_PAGE)
+                    .await?;
+                Ok::<_, HubError>((messages, events))
+            };
+            let (messages, events) = match pages.await {
+                Ok(pages) => pages,
                 Err(e) => {
                     tracing::error!(connection = %self.connection, error = %e, "hub backlog read failed; retrying");
                     tokio::time::sleep(RETRY_AFTER).await;
                     continue;
                 }
             };
-            if page.is_empty() {
+            if messages.is_empty() && events.is_empty() {
                 return Ok(());
             }
-            for message in &page {
-                self.deliver(message).await?;
+            let (mut messages, mut events) = (messages.iter().peekable(), events.iter().peekable());
+            loop {
+                let message_first = match (messages.peek(), events.peek()) {
+                    (Some(m), Some(e)) => m.time_ms <= e.time_ms,
+                    (Some(_), None) => true,
+                    (None, Some(_)) => false,
+                    (None, None) => break,
+                };
+                if message_first {
+                    let m = messages.next().expect("peeked");
+                    self.deliver_message(m).await?;
+                } else {
+                    let e = events.next().expect("peeked");
+                    self.deliver_event(e).await?;
+                }
             }
         }
     }
 
-    /// Delivers one message; retries while the engine's store fails, gives up when the
+    async fn deliver_message(&mut self, message: &StoredMessage) -> Result<(), IntakeError> {
+        let envelope = Envelope {
+            id: EventId(format!("msg:{}", message.id)),
+            connection: self.connection.clone(),
+            time_ms: message.time_ms,
+            backlog: false,
+            from_self: message.sender == self.user,
+            event: Event::Message(message.view_for(&self.user)),
+            raw: serde_json::Value::Null,
+        };
+        let at = Position {
+            message: message.seq,
+            ..self.delivered
+        };
+        self.deliver(envelope, Some(at)).await
+    }
+
+    async fn deliver_event(&mut self, event: &StoredEvent) -> Result<(), IntakeError> {
+        let envelope = Envelope {
+            id: EventId(format!("ev:{}", event.id)),
+            connection: self.connection.clone(),
+            time_ms: event.time_ms,
+            backlog: false,
+            from_self: event.is_from_self(),
+            event: event.event.clone(),
+            raw: serde_json::Value::Null,
+        };
+        // Live-only events (typing, presence) move no cursor.
+        let at = event.seq.map(|seq| Position {
+            event: seq,
+            ..self.delivered
+        });
+        self.deliver(envelope, at).await
+    }
+
+    /// Delivers one envelope; retries while the engine's store fails, gives up when the
     /// engine is shutting down.
-    async fn deliver(&mut self, message: &StoredMessage) -> Result<(), IntakeError> {
+    async fn deliver(
+        &mut self,
+        envelope: Envelope,
+        at: Option<Position>,
+    ) -> Result<(), IntakeError> {
         loop {
-            let envelope = Envelope {
-                id: EventId(format!("msg:{}", message.id)),
-                connection: self.connection.clone(),
-                time_ms: message.time_ms,
-                backlog: false,
-                from_self: message.sender == self.user,
-                event: Event::Message(message.view_for(&self.user)),
-                raw: serde_json::Value::Null,
-            };
             match self
                 .intake
-                .deliver(envelope, Some(message.seq.to_string()))
+                .deliver(envelope.clone(), at.map(Position::cursor))
                 .await
             {
                 Ok(_) => {
-                    self.delivered = message.seq;
+                    if let Some(at) = at {
+                        self.delivered = at;
+                    }
                     return Ok(());
                 }
                 Err(IntakeError::Closed) => return Err(IntakeError::Closed),
                 Err(IntakeError::Store(e)) => {
-                    tracing::error!(connection = %self.connection, error = %e, "engine store refused a hub message; retrying");
+                    tracing::error!(connection = %self.connection, error = %e, "engine store refused a hub event; retrying");
                     tokio::time::sleep(RETRY_AFTER).await;
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Position;
+
+    #[test]
+    fn cursors_carry_both_positions_and_old_ones_still_read() {
+        let p = Position {
+            message: 42,
+            event: 7,
+        };
+        assert_eq!(Position::parse(&p.cursor(), 0), Some(p));
+        assert_eq!(
+            Position::parse("42", 9),
+            Some(Position {
+                message: 42,
+                event: 9
+            })
+        );
+        assert_eq!(Position::parse("x:1", 0), None);
     }
 }

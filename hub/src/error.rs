@@ -16,6 +16,18 @@ pub enum HubError {
     /// Something with that id already exists.
     #[error("{0}")]
     Conflict(String),
+    /// The recipient blocked the sender.
+    #[error("{0}")]
+    Blocked(String),
+    /// The sender is muted in the group (or the whole group is muted).
+    #[error("{0}")]
+    Muted(String),
+    /// A recall after the recall window.
+    #[error("{0}")]
+    RecallWindowExceeded(String),
+    /// A request (friend, join, invitation) past its expiry.
+    #[error("{0}")]
+    Expired(String),
     #[error("cannot create the directory of the hub database {path}: {source}")]
     Io {
         path: PathBuf,
@@ -35,6 +47,10 @@ impl HubError {
             HubError::NotPermitted(_) => "not_permitted",
             HubError::Invalid(_) => "invalid",
             HubError::Conflict(_) => "conflict",
+            HubError::Blocked(_) => "blocked",
+            HubError::Muted(_) => "muted",
+            HubError::RecallWindowExceeded(_) => "recall_window_exceeded",
+            HubError::Expired(_) => "expired",
             HubError::Config(_)
             | HubError::Io { .. }
             | HubError::Store(_)

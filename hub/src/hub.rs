@@ -1,10 +1,11 @@
 //! The hub itself: the operations sessions and the adapter call, over the store and the
 //! registry of who is online.
 
+use crate::clock::Clock;
 use crate::config::HubConfig;
 use crate::error::HubError;
 use crate::ids::{
-    check_id, direct_key, new_client_id, new_message_id, new_token, now_ms, MAX_CLIENT_ID_LEN,
+    check_id, direct_key, new_client_id, new_message_id, new_token, MAX_CLIENT_ID_LEN,
 };
 use crate::message::{StoredMessage, Target};
 use crate::protocol::ConversationSummary;
@@ -14,10 +15,33 @@ use parley_engine::model::{Content, ConversationId, ConversationKind, Message, M
 use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub(crate) const DEFAULT_HISTORY_LIMIT: u32 = 50;
 pub(crate) const MAX_HISTORY_LIMIT: u32 = 200;
 const MAX_NAME_LEN: usize = 128;
+
+/// Tunables of the hub's rules; `HubOptions::default()` is what `parley run` uses.
+#[derive(Clone, Debug)]
+pub struct HubOptions {
+    /// How long after sending a sender may recall a message (owner and admins may recall
+    /// members' group messages at any time). Default 2 minutes.
+    pub recall_window: Duration,
+    /// How long a friend request waits for an answer. Default 7 days.
+    pub friend_request_ttl: Duration,
+    /// The hub's time; tests advance it instead of waiting.
+    pub clock: Clock,
+}
+
+impl Default for HubOptions {
+    fn default() -> Self {
+        HubOptions {
+            recall_window: Duration::from_secs(120),
+            friend_request_ttl: Duration::from_secs(7 * 24 * 3600),
+            clock: Clock::default(),
+        }
+    }
+}
 
 /// Parley's embedded IM service. Cheap to clone: all clones share one database and one
 /// set of online sessions.
@@ -37,7 +61,8 @@ impl std::fmt::Debug for Hub {
 struct Inner {
     store: Store,
     registry: Registry,
-    /// Held from a message's insert to the end of its fan-out, so that sequence order,
+    options: HubOptions,
+    /// Held from a message's (or event's) insert to the end of its fan-out, so that sequence order,
     /// commit order and delivery order are one and the same for every session.
     send_lock: tokio::sync::Mutex<()>,
     /// Set by [`Hub::close`]; every WebSocket session, logged in or not, ends on it.
@@ -68,6 +93,15 @@ impl Hub {
     /// stable across restarts; a config token replaces the stored one. Configuration errors
     /// (a group owner or member that is not a user, a duplicate id) name the culprit.
     pub async fn open(db_path: &Path, config: &HubConfig) -> Result<Hub, HubError> {
+        Self::open_with(db_path, config, HubOptions::default()).await
+    }
+
+    /// [`Hub::open`] with explicit [`HubOptions`].
+    pub async fn open_with(
+        db_path: &Path,
+        config: &HubConfig,
+        options: HubOptions,
+    ) -> Result<Hub, HubError> {
         config.validate().map_err(HubError::Config)?;
         let store = Store::open(db_path).await?;
         if let Err(e) = store.apply_config(config).await {
@@ -79,6 +113,7 @@ impl Hub {
             inner: Arc::new(Inner {
                 store,
                 registry: Registry::default(),
+                options,
                 send_lock: tokio::sync::Mutex::new(()),
                 closing: tokio::sync::watch::channel(false).0,
             }),
@@ -128,6 +163,25 @@ impl Hub {
         &self.inner.registry
     }
 
+    pub(crate) fn options(&self) -> &HubOptions {
+        &self.inner.options
+    }
+
+    /// The hub's clock (see [`HubOptions::clock`]).
+    pub fn clock(&self) -> &Clock {
+        &self.inner.options.clock
+    }
+
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.clock().now_ms()
+    }
+
+    /// Serialises commits with their fan-out, so that every session sees messages and
+    /// events in commit order. Held from the transaction's start to the push.
+    pub(crate) async fn order_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.inner.send_lock.lock().await
+    }
+
     pub(crate) async fn authenticate(&self, token: &str) -> Result<Option<UserInfo>, HubError> {
         if token.is_empty() {
             return Ok(None);
@@ -155,7 +209,7 @@ impl Hub {
             None => new_client_id(),
         };
         let store = self.store();
-        let _order = self.inner.send_lock.lock().await;
+        let _order = self.order_lock().await;
         if let Some(original) = store.message_by_client_id(sender, &client_id).await? {
             return Ok(Sent {
                 message: Arc::new(original),
@@ -176,7 +230,7 @@ impl Hub {
                 content: request.content,
                 reply_to: request.reply_to,
                 extra: request.extra,
-                time_ms: now_ms(),
+                time_ms: self.now_ms(),
             })
             .await?;
         let message = Arc::new(message);
@@ -201,6 +255,8 @@ impl Hub {
                 if self.store().user(&to.id).await?.is_none() {
                     return Err(HubError::NotFound(format!("no hub user {:?}", to.id)));
                 }
+                crate::friends::check_direct(&mut *self.store().conn().await?, sender, &to.id)
+                    .await?;
                 let mut audience = vec![sender.to_string(), to.id.clone()];
                 audience.dedup();
                 Ok((

@@ -49,6 +49,11 @@ pub(crate) fn new_message_id() -> String {
     format!("m{}", random_hex(12))
 }
 
+/// A generated id with a prefix: `e…` events, `fr…` friend requests, `g…` groups.
+pub(crate) fn random_id(prefix: &str) -> String {
+    format!("{prefix}{}", random_hex(12))
+}
+
 /// A client id for a send that came without one.
 pub(crate) fn new_client_id() -> String {
     format!("hub-{}", random_hex(12))

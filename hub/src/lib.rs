@@ -21,8 +21,13 @@
 
 mod adapter;
 mod admin;
+mod clock;
+mod commands;
 mod config;
+mod dispatch;
 mod error;
+mod events;
+mod friends;
 mod http;
 mod hub;
 mod ids;
@@ -33,7 +38,8 @@ mod store;
 mod ws;
 
 pub use adapter::HubAdapter;
+pub use clock::Clock;
 pub use config::{HubConfig, HubGroupConfig, HubUserConfig};
 pub use error::HubError;
-pub use hub::{lookup_token, Hub};
+pub use hub::{lookup_token, Hub, HubOptions};
 pub use store::{GroupInfo, MemberInfo, UserInfo};

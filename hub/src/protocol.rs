@@ -2,8 +2,10 @@
 //! precise errors, and rendering server frames.
 
 use crate::error::HubError;
+use crate::events::StoredEvent;
+use crate::friends::SettingsPatch;
 use crate::store::{GroupInfo, UserInfo};
-use parley_engine::model::{Content, ConversationId, Message, MessageRef};
+use parley_engine::model::{Content, ConversationId, Event, Message, MessageRef};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
@@ -16,12 +18,23 @@ pub(crate) const REQUEST_TYPES: &[&str] = &[
     "conversations",
     "groups",
     "ping",
+    "events",
+    "settings",
+    "add_friend",
+    "answer_friend_request",
+    "friend_requests",
+    "friends",
+    "remove_friend",
+    "set_friend_alias",
+    "block",
+    "unblock",
 ];
 
 /// A client request, without its `type` (the variant) and `req` (kept apart so that even a
 /// request that fails to parse gets its `req` echoed).
 #[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[allow(clippy::enum_variant_names)] // the wire names: `answer_friend_request`, ...
 pub(crate) enum Request {
     Login {
         token: String,
@@ -46,6 +59,41 @@ pub(crate) enum Request {
     Conversations {},
     Groups {},
     Ping {},
+    Events {
+        #[serde(default)]
+        after_seq: u64,
+        #[serde(default)]
+        limit: Option<u32>,
+    },
+    Settings(SettingsPatch),
+    AddFriend {
+        user: String,
+        #[serde(default)]
+        greeting: Option<String>,
+        #[serde(default)]
+        answer: Option<String>,
+    },
+    AnswerFriendRequest {
+        request: String,
+        accept: bool,
+        #[serde(default)]
+        remark: Option<String>,
+    },
+    FriendRequests {},
+    Friends {},
+    RemoveFriend {
+        user: String,
+    },
+    SetFriendAlias {
+        user: String,
+        alias: Option<String>,
+    },
+    Block {
+        user: String,
+    },
+    Unblock {
+        user: String,
+    },
 }
 
 /// A frame the client got wrong; answered with an `error` frame, the socket stays open.
@@ -121,11 +169,38 @@ pub(crate) fn parse(text: &str) -> (Option<String>, Result<Request, FrameError>)
             }),
         );
     }
-    let request = serde_json::from_value::<Request>(value).map_err(|e| FrameError {
+    // `req` was read above; it is not part of any request's own fields.
+    let mut value = value;
+    if let Some(fields) = value.as_object_mut() {
+        fields.remove("req");
+    }
+    let request = serde_json::from_value::<Request>(value.clone()).map_err(|e| FrameError {
         code: "invalid_request",
-        message: format!("invalid {kind:?} request: {e}"),
+        message: match culprit(&value, &e) {
+            Some(field) => format!("invalid {kind:?} request: field `{field}`: {e}"),
+            None => format!("invalid {kind:?} request: {e}"),
+        },
     });
     (req, request)
+}
+
+/// The top-level field a deserialization error is about, when serde's message does not
+/// name one (a wrong type): the field without which the error changes.
+fn culprit(value: &Value, error: &serde_json::Error) -> Option<String> {
+    let message = error.to_string();
+    if message.contains("field `") {
+        return None;
+    }
+    let fields = value.as_object()?;
+    fields.keys().filter(|k| *k != "type").find_map(|key| {
+        let mut without = value.clone();
+        without.as_object_mut()?.remove(key);
+        match serde_json::from_value::<Request>(without) {
+            Ok(_) => Some(key.clone()),
+            Err(e) if e.to_string() != message => Some(key.clone()),
+            Err(_) => None,
+        }
+    })
 }
 
 /// A user as other users see it (no token).
@@ -192,6 +267,22 @@ pub(crate) enum ServerFrame {
         #[serde(skip_serializing_if = "Option::is_none")]
         req: Option<String>,
     },
+    /// An event pushed to the session (everything but messages).
+    Event {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+        id: String,
+        time_ms: i64,
+        event: Event,
+    },
+    /// The answer to a request whose answer is a plain object: `{"type": kind, "req": ..,
+    /// ..body}`. Rendered by hand in [`ServerFrame::to_text`].
+    #[serde(skip)]
+    Answer {
+        req: Option<String>,
+        kind: &'static str,
+        body: Value,
+    },
     Error {
         #[serde(skip_serializing_if = "Option::is_none")]
         req: Option<String>,
@@ -222,9 +313,41 @@ impl ServerFrame {
         Self::error(req, error.code(), error.to_string())
     }
 
+    /// An answer frame of type `kind` carrying the fields of `body` (a JSON object).
+    pub fn answer(req: Option<String>, kind: &'static str, body: Value) -> Self {
+        ServerFrame::Answer { req, kind, body }
+    }
+
     pub fn to_text(&self) -> String {
+        if let ServerFrame::Answer { req, kind, body } = self {
+            let mut fields = serde_json::Map::new();
+            fields.insert("type".into(), Value::from(*kind));
+            if let Some(req) = req {
+                fields.insert("req".into(), Value::from(req.as_str()));
+            }
+            if let Value::Object(body) = body {
+                fields.extend(body.clone());
+            }
+            return Value::Object(fields).to_string();
+        }
         serde_json::to_string(self).expect("server frames serialize")
     }
+}
+
+/// An event as a session receives it (pushed, or in an `events` page).
+pub(crate) fn event_value(event: &StoredEvent) -> Value {
+    serde_json::to_value(ServerFrame::Event {
+        seq: event.seq,
+        id: event.id.clone(),
+        time_ms: event.time_ms,
+        event: event.event.clone(),
+    })
+    .expect("events serialize")
+}
+
+/// The `event` frame pushed to a session.
+pub(crate) fn event_frame(event: &StoredEvent) -> Arc<str> {
+    event_value(event).to_string().into()
 }
 
 /// The `message` frame pushed to a session, rendered once per viewer.
@@ -293,6 +416,20 @@ mod tests {
     }
 
     #[test]
+    fn unknown_fields_and_wrong_types_name_the_field() {
+        let message = |text: &str| parse(text).1.unwrap_err().message;
+        assert_eq!(
+            message(r#"{"type":"add_friend","req":"1","user":"bob","greting":"hi"}"#),
+            "invalid \"add_friend\" request: unknown field `greting`, expected one of `user`, `greeting`, `answer`"
+        );
+        assert_eq!(
+            message(r#"{"type":"answer_friend_request","request":"fr1","accept":"yes"}"#),
+            "invalid \"answer_friend_request\" request: field `accept`: invalid type: string \"yes\", expected a boolean"
+        );
+        assert!(message(r#"{"type":"ping","extra":1}"#).contains("unknown field `extra`"));
+    }
+
+    #[test]
     fn the_documented_error_messages_are_the_real_ones() {
         let message = |text: &str| parse(text).1.unwrap_err().message;
         assert_eq!(
@@ -305,7 +442,10 @@ mod tests {
         );
         assert_eq!(
             message(r#"{"type":"dance","req":"9"}"#),
-            "unknown request type \"dance\"; known types: login, send, history, conversations, groups, ping"
+            format!(
+                "unknown request type \"dance\"; known types: {}",
+                REQUEST_TYPES.join(", ")
+            )
         );
         assert_eq!(
             message(r#"{"type":"send","req":"2","content":{"kind":"text","text":"hi"}}"#),

@@ -1,6 +1,7 @@
 //! Who is online: each user's WebSocket sessions and in-process devices, and the fan-out
-//! of committed messages to them.
+//! of committed messages and events to them.
 
+use crate::events::StoredEvent;
 use crate::message::StoredMessage;
 use crate::protocol;
 use std::collections::HashMap;
@@ -13,8 +14,15 @@ pub(crate) type SessionId = u64;
 
 /// Frames a WebSocket session may have waiting before it counts as too slow.
 pub(crate) const SOCKET_QUEUE: usize = 256;
-/// Messages a device may have waiting before senders wait for it.
+/// Items a device may have waiting before senders wait for it.
 pub(crate) const DEVICE_QUEUE: usize = 256;
+
+/// What a device (a bot's adapter) is fed.
+#[derive(Clone, Debug)]
+pub(crate) enum Pushed {
+    Message(Arc<StoredMessage>),
+    Event(Arc<StoredEvent>),
+}
 
 enum Sink {
     /// A WebSocket session, fed frames already rendered for its user. Never waited on:
@@ -25,9 +33,7 @@ enum Sink {
     },
     /// An in-process device (a bot's adapter). Never dropped: delivery waits for space,
     /// which slows senders down to the bot's pace (backpressure) instead of losing messages.
-    Device {
-        tx: mpsc::Sender<Arc<StoredMessage>>,
-    },
+    Device { tx: mpsc::Sender<Pushed> },
 }
 
 /// What a WebSocket session reads: its frames, and a signal that it overflowed.
@@ -68,7 +74,7 @@ impl Registry {
         SocketFeed { id, frames, kicked }
     }
 
-    pub fn subscribe_device(&self, user: &str) -> (SessionId, mpsc::Receiver<Arc<StoredMessage>>) {
+    pub fn subscribe_device(&self, user: &str) -> (SessionId, mpsc::Receiver<Pushed>) {
         let (tx, rx) = mpsc::channel(DEVICE_QUEUE);
         (self.add(user, Sink::Device { tx }), rx)
     }
@@ -90,7 +96,7 @@ impl Registry {
 
     /// Delivers a committed message to every session of `audience` except `origin` (the
     /// session that sent it, which gets its own answer). Calls must not overlap (the hub's
-    /// send lock) so that every session receives messages in sequence order.
+    /// order lock) so that every session receives messages in sequence order.
     pub async fn deliver(
         &self,
         message: &Arc<StoredMessage>,
@@ -98,50 +104,82 @@ impl Registry {
         origin: Option<SessionId>,
     ) {
         let mut devices = Vec::new();
-        {
-            let mut users = self.users.lock().expect("registry lock");
-            for user in audience {
-                let Some(sinks) = users.get_mut(user) else {
-                    continue;
-                };
-                let mut frame: Option<Arc<str>> = None;
-                sinks.retain(|(id, sink)| {
-                    if Some(*id) == origin {
-                        return true;
-                    }
-                    match sink {
-                        Sink::Socket { tx, kicked } => {
-                            let frame = frame.get_or_insert_with(|| {
-                                protocol::message_frame(message.view_for(user))
-                            });
-                            match tx.try_send(frame.clone()) {
-                                Ok(()) => true,
-                                Err(TrySendError::Full(_)) => {
-                                    tracing::warn!(
-                                        user,
-                                        session = id,
-                                        "hub session too slow: its queue is full; closing it"
-                                    );
-                                    kicked.notify_one();
-                                    false
-                                }
-                                Err(TrySendError::Closed(_)) => false,
-                            }
+        for user in audience {
+            devices.extend(self.fan_out(
+                user,
+                origin,
+                || protocol::message_frame(message.view_for(user)),
+                &Pushed::Message(message.clone()),
+            ));
+        }
+        self.feed_devices(devices).await;
+    }
+
+    /// Delivers a committed event to every session and device of its recipient.
+    pub async fn deliver_event(&self, event: Arc<StoredEvent>) {
+        let devices = self.fan_out(
+            &event.user,
+            None,
+            || protocol::event_frame(&event),
+            &Pushed::Event(event.clone()),
+        );
+        self.feed_devices(devices).await;
+    }
+
+    /// Queues a frame on each socket of `user` (but `origin`) and returns its devices.
+    fn fan_out(
+        &self,
+        user: &str,
+        origin: Option<SessionId>,
+        render: impl FnOnce() -> Arc<str>,
+        pushed: &Pushed,
+    ) -> Vec<(String, SessionId, mpsc::Sender<Pushed>, Pushed)> {
+        let mut devices = Vec::new();
+        let mut users = self.users.lock().expect("registry lock");
+        let Some(sinks) = users.get_mut(user) else {
+            return devices;
+        };
+        let mut render = Some(render);
+        let mut frame: Option<Arc<str>> = None;
+        sinks.retain(|(id, sink)| {
+            if Some(*id) == origin {
+                return true;
+            }
+            match sink {
+                Sink::Socket { tx, kicked } => {
+                    let frame = frame
+                        .get_or_insert_with(|| (render.take().expect("rendered once"))())
+                        .clone();
+                    match tx.try_send(frame) {
+                        Ok(()) => true,
+                        Err(TrySendError::Full(_)) => {
+                            tracing::warn!(
+                                user,
+                                session = id,
+                                "hub session too slow: its queue is full; closing it"
+                            );
+                            kicked.notify_one();
+                            false
                         }
-                        Sink::Device { tx } => {
-                            devices.push((user, *id, tx.clone()));
-                            true
-                        }
+                        Err(TrySendError::Closed(_)) => false,
                     }
-                });
-                if sinks.is_empty() {
-                    users.remove(user);
+                }
+                Sink::Device { tx } => {
+                    devices.push((user.to_string(), *id, tx.clone(), pushed.clone()));
+                    true
                 }
             }
+        });
+        if sinks.is_empty() {
+            users.remove(user);
         }
-        for (user, id, tx) in devices {
-            if tx.send(message.clone()).await.is_err() {
-                self.unsubscribe(user, id);
+        devices
+    }
+
+    async fn feed_devices(&self, devices: Vec<(String, SessionId, mpsc::Sender<Pushed>, Pushed)>) {
+        for (user, id, tx, pushed) in devices {
+            if tx.send(pushed).await.is_err() {
+                self.unsubscribe(&user, id);
             }
         }
     }
@@ -169,6 +207,13 @@ mod tests {
         })
     }
 
+    fn seq_of(pushed: Pushed) -> u64 {
+        match pushed {
+            Pushed::Message(m) => m.seq,
+            Pushed::Event(e) => e.seq.unwrap_or(0),
+        }
+    }
+
     #[tokio::test]
     async fn delivers_to_every_session_but_the_origin_and_kicks_a_full_socket() {
         let registry = Registry::default();
@@ -185,16 +230,16 @@ mod tests {
         let frame: serde_json::Value =
             serde_json::from_str(&other.frames.try_recv().unwrap()).unwrap();
         assert_eq!(frame["message"]["conversation"]["id"], "bob");
-        assert_eq!(device.try_recv().unwrap().seq, 1);
+        assert_eq!(seq_of(device.try_recv().unwrap()), 1);
 
         // Fill bob's socket; the device keeps being drained and is never dropped.
         for seq in 2..=SOCKET_QUEUE as u64 + 1 {
             registry.deliver(&message(seq), &audience, None).await;
-            assert_eq!(device.recv().await.unwrap().seq, seq);
+            assert_eq!(seq_of(device.recv().await.unwrap()), seq);
         }
         registry.deliver(&message(999), &audience, None).await;
         slow.kicked.notified().await;
-        assert_eq!(device.recv().await.unwrap().seq, 999);
+        assert_eq!(seq_of(device.recv().await.unwrap()), 999);
         let left = registry.users.lock().unwrap()["bob"].len();
         assert_eq!(left, 1, "only the device stays registered");
     }
@@ -214,11 +259,11 @@ mod tests {
         };
         tokio::task::yield_now().await;
         assert!(!waiting.is_finished(), "delivery waits for the device");
-        assert_eq!(device.recv().await.unwrap().seq, 1);
+        assert_eq!(seq_of(device.recv().await.unwrap()), 1);
         waiting.await.unwrap();
         let mut last = 0;
         while let Ok(m) = device.try_recv() {
-            last = m.seq;
+            last = seq_of(m);
         }
         assert_eq!(last, 1000, "nothing was dropped");
     }

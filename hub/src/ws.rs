@@ -1,7 +1,7 @@
 //! One WebSocket session (`GET /hub/ws`): a local task that logs the client in, answers
 //! its requests in order, pushes its user's messages and keeps the connection alive.
 
-use crate::hub::{Hub, SendRequest};
+use crate::hub::Hub;
 use crate::protocol::{self, PublicUser, Request, ServerFrame};
 use crate::registry::SocketFeed;
 use crate::store::UserInfo;
@@ -191,64 +191,8 @@ impl Connection {
                 }
             };
         };
-        let hub = &self.hub;
-        let frame = match request {
-            Request::Login { .. } => ServerFrame::error(
-                req,
-                "already_logged_in",
-                format!("this session is already logged in as {:?}", user.id),
-            ),
-            Request::Send {
-                to,
-                content,
-                client_id,
-                reply_to,
-                extra,
-            } => {
-                let origin = self.feed.as_ref().map(|f| f.id);
-                let request = SendRequest {
-                    to,
-                    content: *content,
-                    client_id,
-                    reply_to,
-                    extra,
-                };
-                match hub.send(&user.id, request, origin).await {
-                    Ok(sent) => ServerFrame::Sent {
-                        req,
-                        message: sent.message.view_for(&user.id),
-                        duplicate: sent.duplicate,
-                    },
-                    Err(e) => ServerFrame::hub_error(req, &e),
-                }
-            }
-            Request::History {
-                conversation,
-                before_seq,
-                limit,
-            } => {
-                match hub
-                    .history(&user.id, &conversation, before_seq, limit)
-                    .await
-                {
-                    Ok((messages, has_more)) => ServerFrame::History {
-                        req,
-                        messages,
-                        has_more,
-                    },
-                    Err(e) => ServerFrame::hub_error(req, &e),
-                }
-            }
-            Request::Conversations {} => match hub.conversations(&user.id).await {
-                Ok(conversations) => ServerFrame::Conversations { req, conversations },
-                Err(e) => ServerFrame::hub_error(req, &e),
-            },
-            Request::Groups {} => match hub.groups(&user.id).await {
-                Ok(groups) => ServerFrame::Groups { req, groups },
-                Err(e) => ServerFrame::hub_error(req, &e),
-            },
-            Request::Ping {} => ServerFrame::Pong { req },
-        };
+        let origin = self.feed.as_ref().map(|f| f.id);
+        let frame = crate::dispatch::answer(&self.hub, &user, req, request, origin).await;
         self.reply(frame).await
     }
 

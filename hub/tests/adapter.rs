@@ -72,7 +72,8 @@ async fn messages_to_the_bot_arrive_in_order_with_cursors_and_its_own_sends_are_
     let mut seen = Vec::new();
     for _ in 0..5 {
         let (envelope, message, cursor) = next(&mut delivered).await;
-        let cursor: u64 = cursor.parse().unwrap();
+        // "<message seq>:<event seq>"
+        let cursor: u64 = cursor.split_once(':').unwrap().0.parse().unwrap();
         assert!(cursor > last_cursor, "cursors increase");
         assert_eq!(Some(cursor), message.id.seq);
         assert_eq!(envelope.id.0, format!("msg:{}", message.id.id));

@@ -1,11 +1,16 @@
 //! The hub's SQLite database: its own file, its own migrations, runtime-checked queries.
 
+mod events;
+pub(crate) mod friends;
 mod groups;
 mod messages;
 mod seed;
 mod users;
 
+pub(crate) use events::insert_events;
+
 pub use groups::{GroupInfo, MemberInfo};
+pub(crate) use users::user_in;
 pub use users::UserInfo;
 
 use crate::error::HubError;
@@ -63,6 +68,17 @@ impl Store {
             .connect_with(options)
             .await?;
         Ok(Store { pool })
+    }
+
+    /// A transaction; operations that change several tables run in one, so that a refused
+    /// step leaves nothing behind.
+    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, HubError> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// A connection for reads that need several queries.
+    pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Sqlite>, HubError> {
+        Ok(self.pool.acquire().await?)
     }
 
     pub async fn close(&self) {

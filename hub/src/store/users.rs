@@ -67,7 +67,7 @@ impl Store {
     }
 }
 
-pub(super) async fn user_in(
+pub(crate) async fn user_in(
     conn: &mut SqliteConnection,
     id: &str,
 ) -> Result<Option<UserInfo>, HubError> {

@@ -1,6 +1,8 @@
 //! Shared by the integration tests: a hub served on 127.0.0.1 and a WebSocket client.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod bot;
+
 use actix_web::{dev::ServerHandle, App, HttpServer};
 use futures_util::{SinkExt, StreamExt};
 use parley_hub::{Hub, HubConfig, HubGroupConfig, HubUserConfig};
@@ -126,6 +128,9 @@ impl TestHub {
 
 pub struct Client {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// Frames read while looking for another one (an answer, an event), oldest first.
+    pending: std::collections::VecDeque<Value>,
+    next_req: u64,
 }
 
 impl Client {
@@ -133,7 +138,11 @@ impl Client {
         let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/hub/ws"))
             .await
             .unwrap();
-        Client { ws }
+        Client {
+            ws,
+            pending: Default::default(),
+            next_req: 0,
+        }
     }
 
     pub async fn send_raw(&mut self, message: WsMessage) {
@@ -157,8 +166,15 @@ impl Client {
         }
     }
 
-    /// The next text frame, parsed.
+    /// The next text frame, parsed (frames set aside by `call` and `event` first).
     pub async fn recv(&mut self) -> Value {
+        if let Some(frame) = self.pending.pop_front() {
+            return frame;
+        }
+        self.read().await
+    }
+
+    async fn read(&mut self) -> Value {
         match self.next_raw().await {
             WsMessage::Text(text) => serde_json::from_str(&text).unwrap(),
             other => panic!("expected a text frame, got {other:?}"),
@@ -169,6 +185,43 @@ impl Client {
     pub async fn request(&mut self, frame: Value) -> Value {
         self.send(frame).await;
         self.recv().await
+    }
+
+    /// Sends a request with a fresh `req` and returns its answer; pushed frames that
+    /// arrive meanwhile are set aside for `recv` and `event`.
+    pub async fn call(&mut self, mut frame: Value) -> Value {
+        self.next_req += 1;
+        let req = format!("call-{}", self.next_req);
+        frame["req"] = Value::from(req.clone());
+        self.send(frame).await;
+        self.take(|f| f["req"] == req.as_str()).await
+    }
+
+    /// Like `call`, but expects an error and returns its code.
+    pub async fn call_err(&mut self, frame: Value) -> String {
+        let answer = self.call(frame).await;
+        assert_eq!(answer["type"], "error", "{answer}");
+        answer["code"].as_str().unwrap().to_string()
+    }
+
+    /// The next pushed event of `kind` (its `event.type`), with its frame.
+    pub async fn event(&mut self, kind: &str) -> Value {
+        self.take(|f| f["type"] == "event" && f["event"]["type"] == kind)
+            .await
+    }
+
+    /// The first frame, set aside or read now, that `wanted` accepts.
+    async fn take(&mut self, wanted: impl Fn(&Value) -> bool) -> Value {
+        if let Some(i) = self.pending.iter().position(&wanted) {
+            return self.pending.remove(i).unwrap();
+        }
+        loop {
+            let frame = self.read().await;
+            if wanted(&frame) {
+                return frame;
+            }
+            self.pending.push_back(frame);
+        }
     }
 
     /// Sends a text frame as given (not necessarily JSON) and returns the next frame.
@@ -189,9 +242,11 @@ impl Client {
         .await
     }
 
-    /// Waits for the next pushed message and returns its text.
+    /// Waits for the next pushed message (setting events aside) and returns its text.
     pub async fn next_text(&mut self) -> String {
-        let frame = self.recv().await;
+        let frame = self
+            .take(|f| f["type"] == "message" || f["type"] == "error")
+            .await;
         assert_eq!(frame["type"], "message", "{frame}");
         frame["message"]["content"]["text"]
             .as_str()

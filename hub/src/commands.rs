@@ -1,0 +1,87 @@
+//! Engine commands carried out as one hub user (the adapter's `execute`).
+
+use crate::error::HubError;
+use crate::hub::{Hub, SendRequest};
+use parley_engine::model::{Command, CommandError, CommandOutput, ErrorKind};
+
+pub(crate) async fn execute(
+    hub: &Hub,
+    me: &str,
+    idempotency_key: String,
+    command: Command,
+) -> Result<CommandOutput, CommandError> {
+    let done = |r: Result<(), HubError>| r.map(|()| CommandOutput::Done).map_err(command_error);
+    match command {
+        Command::Send {
+            to,
+            content,
+            reply_to,
+            options,
+            as_user,
+        } => {
+            if let Some(as_user) = as_user.filter(|u| u.as_str() != me) {
+                let message =
+                    format!("a hub connection sends as its own user {me:?}, not as {as_user}");
+                return Err(CommandError::new(ErrorKind::Unsupported, message));
+            }
+            let request = SendRequest {
+                to,
+                content,
+                client_id: Some(idempotency_key),
+                reply_to,
+                extra: options.extra,
+            };
+            let sent = hub.send(me, request, None).await.map_err(command_error)?;
+            Ok(CommandOutput::Sent {
+                message: sent.message.message_ref(),
+            })
+        }
+        Command::AnswerFriendRequest {
+            request,
+            accept,
+            remark,
+            add_back: _, // hub friendships are always mutual
+        } => done(
+            hub.answer_friend_request(me, request.as_str(), accept, remark)
+                .await
+                .map(drop),
+        ),
+        Command::AddFriend {
+            user,
+            greeting,
+            answer,
+        } => done(
+            hub.add_friend(me, user.as_str(), greeting, answer)
+                .await
+                .map(drop),
+        ),
+        Command::RemoveFriend { user } => done(hub.remove_friend(me, user.as_str()).await),
+        Command::Block { user } => done(hub.set_blocked(me, user.as_str(), true).await),
+        Command::Unblock { user } => done(hub.set_blocked(me, user.as_str(), false).await),
+        other => Err(CommandError::new(
+            ErrorKind::Unsupported,
+            format!("the hub does not support {} yet", other.name()),
+        )),
+    }
+}
+
+/// The engine's error kind for a hub error, keeping the hub's code as the platform code.
+pub(crate) fn command_error(e: HubError) -> CommandError {
+    let kind = match &e {
+        HubError::NotFound(_) => ErrorKind::NotFound,
+        HubError::NotPermitted(_) => ErrorKind::NotPermitted,
+        HubError::Invalid(_) | HubError::Conflict(_) | HubError::Expired(_) => ErrorKind::Invalid,
+        HubError::Blocked(_) => ErrorKind::BlockedByRecipient,
+        HubError::Muted(_) => ErrorKind::Muted,
+        HubError::RecallWindowExceeded(_) => ErrorKind::RecallWindowExceeded,
+        HubError::Config(_) | HubError::Io { .. } | HubError::Store(_) | HubError::Migrate(_) => {
+            ErrorKind::Unavailable
+        }
+    };
+    CommandError {
+        kind,
+        message: e.to_string(),
+        platform_code: Some(e.code().into()),
+        retry_after_ms: None,
+    }
+}
