@@ -830,3 +830,11 @@ async fn the_shipped_echo_script_loads_and_answers() {
     .await;
     assert_eq!(sends(&group), vec![send("group:lobby", "echo #1: hi")]);
 }
+
+mod commands;
+mod events;
+mod matching;
+mod reload;
+mod shipped;
+mod store;
+mod verdicts;
