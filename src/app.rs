@@ -2,11 +2,12 @@
 //! [`Config`] and stopped gracefully. `parley run` uses it, and so can anything that needs
 //! a whole Parley in-process (transcript tests).
 
+use crate::admin::{self, AdminState};
 use crate::config::{Config, ConnectionConfig};
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::{Context, Result};
-use parley_bots::{BotOptions, BotRuntime, ScriptError};
+use parley_bots::{BotRuntime, ScriptError, Watcher};
 use parley_engine::actors::RouterStats;
 use parley_engine::adapter::Adapter;
 use parley_engine::model::ConnectionId;
@@ -21,17 +22,15 @@ use tokio::sync::watch;
 pub struct Running {
     pub addrs: Vec<SocketAddr>,
     pub hub: Hub,
+    /// Keeps scripts reloading on change while Parley runs.
+    _watcher: Option<Watcher>,
     engine: Engine,
     server: ServerHandle,
     server_task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 pub fn load_bots(config: &Config) -> (BotRuntime, Vec<ScriptError>) {
-    let options = BotOptions {
-        max_operations: config.bots.max_operations,
-        ..BotOptions::default()
-    };
-    BotRuntime::load(&config.bots.dir, options)
+    BotRuntime::load(&config.bots.dir, config.bots.options.clone())
 }
 
 /// Starts everything; must run inside an actix system.
@@ -50,11 +49,23 @@ pub async fn start(config: &Config) -> Result<Running> {
     }
     tracing::info!(bots = ?bots.bots().iter().map(|b| b.name.clone()).collect::<Vec<_>>(), dir = %config.bots.dir.display(), "bots loaded");
 
+    bots.open_store(&config.bots_db())
+        .await
+        .context("cannot open the bots' key-value store")?;
+    let watcher =
+        if config.bots.hot_reload {
+            Some(bots.watch().with_context(|| {
+                format!("cannot watch {} for changes", config.bots.dir.display())
+            })?)
+        } else {
+            None
+        };
     let adapters: Vec<(ConnectionId, Arc<dyn Adapter>)> = config
         .connections
         .iter()
         .map(|c| match c {
             ConnectionConfig::Hub { id, user, .. } => {
+                bots.set_self_user(id, user);
                 let id = ConnectionId::from(id.as_str());
                 (
                     id.clone(),
@@ -79,13 +90,19 @@ pub async fn start(config: &Config) -> Result<Running> {
     if admin_token.is_none() {
         tracing::info!(variable = %config.server.admin_token_env, "no admin token set; the admin API is refused");
     }
-    let hub_routes = hub.configure(admin_token);
+    let hub_routes = hub.configure(admin_token.clone());
+    let admin_routes = admin::routes(AdminState {
+        token: admin_token,
+        broadcasts: engine.broadcasts(),
+        default_connection: ConnectionId::from(config.connections[0].id()),
+    });
     let stats = engine.router_stats();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(stats.clone()))
             .route("/healthz", web::get().to(healthz))
             .configure(hub_routes.clone())
+            .configure(admin_routes.clone())
     })
     .disable_signals()
     .shutdown_timeout(5)
@@ -98,6 +115,7 @@ pub async fn start(config: &Config) -> Result<Running> {
     Ok(Running {
         addrs,
         hub,
+        _watcher: watcher,
         engine,
         server: handle,
         server_task,

@@ -3,6 +3,7 @@
 //! a message naming it.
 
 use anyhow::{bail, Context, Result};
+use parley_bots::BotsConfig;
 use parley_engine::adapter::RateLimit;
 use parley_hub::HubConfig;
 use serde::Deserialize;
@@ -17,7 +18,7 @@ pub struct Config {
     #[serde(default)]
     pub engine: EngineSettings,
     #[serde(default)]
-    pub bots: BotSettings,
+    pub bots: BotsConfig,
     #[serde(default)]
     pub connections: Vec<ConnectionConfig>,
     #[serde(default)]
@@ -85,23 +86,6 @@ impl EngineSettings {
         c.arbiters = self.arbiters;
         c.drain_timeout = Duration::from_secs(self.drain_timeout_secs);
         c
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BotSettings {
-    /// Every `.rhai` file here is a bot.
-    pub dir: PathBuf,
-    pub max_operations: u64,
-}
-
-impl Default for BotSettings {
-    fn default() -> Self {
-        Self {
-            dir: "scripts".into(),
-            max_operations: parley_bots::BotOptions::default().max_operations,
-        }
     }
 }
 
@@ -196,6 +180,10 @@ impl Config {
 
     pub fn engine_db(&self) -> PathBuf {
         self.server.data_dir.join("parley.db")
+    }
+
+    pub fn bots_db(&self) -> PathBuf {
+        self.server.data_dir.join("bots.db")
     }
 
     pub fn hub_db(&self) -> PathBuf {

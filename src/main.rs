@@ -1,9 +1,11 @@
 //! The `parley` command: run the engine, check scripts, and talk to the hub from a terminal.
 
+mod admin;
 mod app;
 mod client;
 mod config;
 mod hub_client;
+mod jobs_cli;
 mod run;
 
 use anyhow::Result;
@@ -64,6 +66,40 @@ enum Command {
         #[arg(long)]
         replies: Option<usize>,
     },
+    /// Send any one hub protocol request as a user; print the answer and every event that
+    /// reaches the user within the wait, one JSON object per line.
+    Call {
+        #[command(flatten)]
+        login: hub_client::Login,
+        /// The request, e.g. '{"type":"groups"}'.
+        request: String,
+        /// Seconds to keep printing events after the answer.
+        #[arg(long, default_value_t = 0.0)]
+        wait: f64,
+    },
+    /// Start a broadcast of one text to many recipients and follow its progress
+    /// (needs the admin token in the environment).
+    Broadcast {
+        #[command(flatten)]
+        admin: jobs_cli::Admin,
+        /// A recipient: a user id or group:ID; repeat for more.
+        #[arg(long, required = true)]
+        to: Vec<String>,
+        /// The connection to send on (default: the first configured).
+        #[arg(long)]
+        connection: Option<String>,
+        /// Return once the job is started instead of showing its progress.
+        #[arg(long)]
+        no_wait: bool,
+        text: String,
+    },
+    /// List broadcast jobs, show one, or pause, resume or cancel it.
+    Jobs {
+        #[command(flatten)]
+        admin: jobs_cli::Admin,
+        #[command(subcommand)]
+        command: Option<jobs_cli::JobsCommand>,
+    },
 }
 
 fn main() -> Result<()> {
@@ -72,6 +108,19 @@ fn main() -> Result<()> {
         Command::Run { bind, data_dir } => run::run(&cli.config, bind, data_dir),
         Command::Check => run::check(&cli.config),
         Command::Chat { login } => client::chat(&cli.config, login),
+        Command::Call {
+            login,
+            request,
+            wait,
+        } => client::call(&cli.config, login, &request, wait),
+        Command::Broadcast {
+            admin,
+            to,
+            connection,
+            no_wait,
+            text,
+        } => jobs_cli::broadcast(&cli.config, admin, to, &text, connection, !no_wait),
+        Command::Jobs { admin, command } => jobs_cli::jobs(&cli.config, admin, command),
         Command::Send {
             login,
             to,

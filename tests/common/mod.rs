@@ -121,6 +121,17 @@ impl Server {
         }
     }
 
+    /// SIGKILL: no shutdown, no draining, exactly like a crash.
+    pub fn kill(mut self) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-KILL", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let _ = self.child.wait();
+    }
+
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
