@@ -14,9 +14,13 @@ use parley_engine::model::ConnectionId;
 use parley_engine::store::Store;
 use parley_engine::Engine;
 use parley_hub::{Hub, HubAdapter};
+use parley_tencent::TencentAdapter;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::watch;
+
+/// Adds routes to the HTTP server (a cloud adapter's webhook endpoint).
+type Mount = dyn Fn(&mut web::ServiceConfig) + Send + Sync;
 
 /// A running Parley.
 pub struct Running {
@@ -60,20 +64,28 @@ pub async fn start(config: &Config) -> Result<Running> {
         } else {
             None
         };
-    let adapters: Vec<(ConnectionId, Arc<dyn Adapter>)> = config
-        .connections
-        .iter()
-        .map(|c| match c {
+    let mut adapters: Vec<(ConnectionId, Arc<dyn Adapter>)> = Vec::new();
+    // Webhook endpoints of the cloud adapters, mounted on the HTTP server below.
+    let mut webhooks: Vec<Arc<Mount>> = Vec::new();
+    for c in &config.connections {
+        match c {
             ConnectionConfig::Hub { id, user, .. } => {
                 bots.set_self_user(id, user);
                 let id = ConnectionId::from(id.as_str());
-                (
+                adapters.push((
                     id.clone(),
-                    Arc::new(HubAdapter::new(hub.clone(), id, user.clone())) as Arc<dyn Adapter>,
-                )
+                    Arc::new(HubAdapter::new(hub.clone(), id, user.clone())),
+                ));
             }
-        })
-        .collect();
+            ConnectionConfig::Tencent(t) => {
+                bots.set_self_user(&t.id, &t.bot);
+                let adapter =
+                    Arc::new(TencentAdapter::new(t.clone()).map_err(|e| anyhow::anyhow!("{e}"))?);
+                webhooks.push(Arc::new(adapter.routes()));
+                adapters.push((adapter.connection().clone(), adapter));
+            }
+        }
+    }
     let mut engine_config = config.engine.to_engine_config();
     for c in &config.connections {
         if let Some(limits) = c.rate_limits() {
@@ -103,6 +115,11 @@ pub async fn start(config: &Config) -> Result<Running> {
             .route("/healthz", web::get().to(healthz))
             .configure(hub_routes.clone())
             .configure(admin_routes.clone())
+            .configure(|cfg| {
+                for mount in &webhooks {
+                    mount(cfg);
+                }
+            })
     })
     .disable_signals()
     .shutdown_timeout(5)

@@ -100,18 +100,22 @@ pub enum ConnectionConfig {
         #[serde(default)]
         rate_limits: Vec<RateLimit>,
     },
+    /// Tencent Cloud IM: callbacks in, REST API v4 out (docs/platforms/tencent.md).
+    Tencent(parley_tencent::TencentConfig),
 }
 
 impl ConnectionConfig {
     pub fn id(&self) -> &str {
         match self {
             ConnectionConfig::Hub { id, .. } => id,
+            ConnectionConfig::Tencent(c) => &c.id,
         }
     }
 
     /// Limits set in config, replacing the adapter's defaults; `None` keeps the defaults.
     pub fn rate_limits(&self) -> Option<&[RateLimit]> {
         match self {
+            ConnectionConfig::Tencent(_) => None,
             ConnectionConfig::Hub { rate_limits, .. } => {
                 (!rate_limits.is_empty()).then_some(rate_limits.as_slice())
             }
@@ -148,6 +152,7 @@ impl Config {
             bail!("no [[connections]] configured: add one, e.g. kind = \"hub\"");
         }
         let mut seen = std::collections::HashSet::new();
+        let mut callback_paths = std::collections::HashSet::new();
         for c in &self.connections {
             if !seen.insert(c.id()) {
                 bail!(
@@ -159,6 +164,12 @@ impl Config {
                 ConnectionConfig::Hub { id, user, .. } => {
                     if !self.hub.users.iter().any(|u| &u.id == user) {
                         bail!("connection `{id}`: hub user `{user}` is not in [[hub.users]]");
+                    }
+                }
+                ConnectionConfig::Tencent(t) => {
+                    // Two connections on one path: only the first would get callbacks.
+                    if !callback_paths.insert(t.callback_path.clone()) {
+                        bail!("connection `{}`: callback_path `{}` is already used by another connection", t.id, t.callback_path);
                     }
                 }
             }
@@ -234,6 +245,24 @@ mod tests {
         let c = parse(HUB).unwrap();
         assert_eq!(c.engine.mailbox_capacity, 64);
         assert_eq!(c.connections[0].id(), "hub");
+    }
+
+    #[test]
+    fn a_tencent_connection_is_read_and_checked() {
+        let tencent = "[[connections]]\nkind = \"tencent\"\nid = \"tim\"\nsdk_app_id = 1400000000\nadmin = \"administrator\"\nbot = \"helper\"\n";
+        let c = parse(&format!("{HUB}{tencent}")).unwrap();
+        assert_eq!(c.connections[1].id(), "tim");
+        let e = format!(
+            "{:#}",
+            parse(&format!("{HUB}{tencent}sdk_app_idd = 1\n")).unwrap_err()
+        );
+        assert!(e.contains("sdk_app_idd"), "{e}");
+        let twice = tencent.replace("\"tim\"", "\"tim2\"");
+        let e = format!(
+            "{:#}",
+            parse(&format!("{HUB}{tencent}{twice}")).unwrap_err()
+        );
+        assert!(e.contains("callback_path"), "{e}");
     }
 
     #[test]

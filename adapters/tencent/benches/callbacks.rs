@@ -1,0 +1,180 @@
+//! Callbacks per second through the webhook endpoint (signatures checked) into a bot and
+//! back out as REST calls to the local Tencent server; then a flood at ten times that
+//! concurrency with a short intake wait. Tencent's 200 calls/s limit is lifted here, so the
+//! figure is Parley's own capacity: only 200/429/503 answers, every accepted event
+//! answered by the bot, and the process's peak memory.
+//!
+//! Run: `cargo bench -p parley-tencent --bench callbacks` (needs nothing but 127.0.0.1).
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use actix_web::{App, HttpServer};
+use futures_util::future::BoxFuture;
+use futures_util::StreamExt;
+use parley_engine::adapter::Adapter;
+use parley_engine::handler::{BotStates, EventHandler, Handled};
+use parley_engine::model::*;
+use parley_engine::store::Store;
+use parley_engine::{Engine, EngineConfig};
+use serde_json::json;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::*;
+
+struct Echo;
+
+impl EventHandler for Echo {
+    fn handle(&self, envelope: Arc<Envelope>, state: BotStates) -> BoxFuture<'static, Handled> {
+        let commands = match &envelope.event {
+            Event::Message(m) if !envelope.from_self => vec![Command::Send {
+                to: m.conversation.clone(),
+                content: Content::text(format!("echo: {}", m.content.plain_text())),
+                reply_to: None,
+                options: SendOptions::default(),
+                as_user: None,
+            }],
+            _ => Vec::new(),
+        };
+        Box::pin(async move { Handled { state, commands } })
+    }
+}
+
+fn memory_kb(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Posts `n` distinct callbacks with `concurrency` in flight; returns the answers by status.
+async fn post_all(
+    url: &str,
+    tag: &str,
+    n: usize,
+    concurrency: usize,
+) -> (BTreeMap<u16, usize>, Vec<String>) {
+    let client = reqwest::Client::new();
+    let results: Vec<(u16, String)> = futures_util::stream::iter(0..n)
+        .map(|i| {
+            let client = client.clone();
+            let text = format!("{tag} {i}");
+            let body = json!({"CallbackCommand": "C2C.CallbackAfterSendMsg", "From_Account": format!("user{}", i % 500),
+                              "To_Account": "bot", "MsgRandom": i, "MsgTime": 1557481126, "MsgKey": format!("{tag}_{i}"),
+                              "SendMsgResult": 0, "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": text}}]});
+            let url = format!("{url}?{}", callback_query("C2C.CallbackAfterSendMsg", now()));
+            async move {
+                let status = match client.post(url).json(&body).send().await {
+                    Ok(r) => r.status().as_u16(),
+                    Err(_) => 0,
+                };
+                (status, format!("echo: {text}"))
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let mut by_status = BTreeMap::new();
+    let mut accepted = Vec::new();
+    for (status, reply) in results {
+        *by_status.entry(status).or_default() += 1;
+        if status == 200 {
+            accepted.push(reply);
+        }
+    }
+    (by_status, accepted)
+}
+
+struct Phase {
+    statuses: BTreeMap<u16, usize>,
+    answered_per_sec: f64,
+    out_per_sec: f64,
+    lost: usize,
+}
+
+/// One engine, one adapter with `intake_wait_ms`, `n` callbacks at `concurrency`; the
+/// engine is shut down (its outbox drained) before the accepted events are checked.
+async fn phase(tag: &str, n: usize, concurrency: usize, intake_wait_ms: u64) -> Phase {
+    let fake = FakeTencent::start().await;
+    let mut config = support::config(&fake.url);
+    config.intake_wait_ms = intake_wait_ms;
+    let adapter = adapter_with(config, parley_vendor::Clock::system());
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("bench.db")).await.unwrap();
+    // Tencent's 200 calls/s would be the ceiling; this measures Parley's own.
+    let mut engine_config = EngineConfig {
+        drain_timeout: Duration::from_secs(600),
+        ..EngineConfig::default()
+    };
+    engine_config
+        .rate_limits
+        .insert(ConnectionId::from("tc"), Vec::new());
+    let engine = Engine::start(
+        engine_config,
+        store,
+        Arc::new(Echo),
+        vec![(
+            ConnectionId::from("tc"),
+            adapter.clone() as Arc<dyn Adapter>,
+        )],
+    )
+    .await
+    .unwrap();
+    let routes = adapter.routes();
+    let server = HttpServer::new(move || App::new().configure(routes.clone()))
+        .workers(2)
+        .disable_signals()
+        .bind("127.0.0.1:0")
+        .unwrap();
+    let url = format!("http://{}/webhooks/tencent", server.addrs()[0]);
+    let server = server.run();
+    let handle = server.handle();
+    tokio::spawn(server);
+
+    let start = Instant::now();
+    let (statuses, accepted) = post_all(&url, tag, n, concurrency).await;
+    let answered = start.elapsed();
+    fake.wait_sends(accepted.len()).await;
+    let out = start.elapsed();
+    handle.stop(true).await;
+    engine.shutdown().await;
+    let delivered: HashSet<String> = fake.delivered().into_iter().map(|(_, t)| t).collect();
+    let lost = accepted.iter().filter(|r| !delivered.contains(*r)).count();
+    fake.stop().await;
+    Phase {
+        statuses,
+        answered_per_sec: n as f64 / answered.as_secs_f64(),
+        out_per_sec: accepted.len() as f64 / out.as_secs_f64(),
+        lost,
+    }
+}
+
+fn main() {
+    let n: usize = std::env::var("BENCH_CALLBACKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    actix_rt::System::new().block_on(async move {
+        let rss_start = memory_kb("VmRSS:");
+        let steady = phase("steady", n, 64, 1000).await;
+        println!(
+            "steady: {n} callbacks at 64 in flight, answers {:?}: {:.0} callbacks/s answered, {:.0}/s through the bot and out as REST calls, lost {}",
+            steady.statuses, steady.answered_per_sec, steady.out_per_sec, steady.lost
+        );
+        let flood = phase("flood", n, 640, 20).await;
+        println!(
+            "flood: {n} callbacks at 640 in flight, answers {:?}: {:.0} callbacks/s answered, accepted events lost {}; RSS {} MB at start, peak {} MB",
+            flood.statuses, flood.answered_per_sec, flood.lost, rss_start / 1024, memory_kb("VmHWM:") / 1024
+        );
+        assert!(
+            flood.statuses.keys().all(|s| [200, 429, 503].contains(s)),
+            "only 200/429/503 answers under a flood"
+        );
+        assert_eq!(steady.lost + flood.lost, 0, "no accepted event lost");
+    });
+}

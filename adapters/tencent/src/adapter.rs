@@ -1,0 +1,169 @@
+//! The Tencent Cloud IM connection: callbacks in through [`TencentAdapter::routes`], commands
+//! out through the REST API.
+
+use crate::commands::{self, Plan, Reply};
+use crate::config::{self, TencentConfig};
+use crate::endpoint::{self, Endpoint};
+use crate::rest::Rest;
+use crate::usersig::UserSigCache;
+use actix_web::web;
+use futures_util::future::BoxFuture;
+use parley_engine::adapter::{Adapter, AdapterError, Intake, RateLimit};
+use parley_engine::model::{CommandOutput, CommandResult, ConnectionId, OutboundCommand};
+use parley_vendor::errors::unsupported;
+use parley_vendor::http::{HttpClient, Timeouts};
+use parley_vendor::webhook::IntakeSlot;
+use parley_vendor::Clock;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// "Already recalled": a retried recall whose first attempt took effect.
+const ALREADY_RECALLED: &str = "20023";
+
+/// Command kinds sharing one REST API, each API limited to 200 calls a second (seed-001 §7.1).
+const API_GROUPS: &[&[&str]] = &[
+    &["send"],
+    &["batch_send"],
+    &["edit"],
+    &["recall"],
+    &["mark_read"],
+    &["add_friend"],
+    &["remove_friend"],
+    &["block"],
+    &["unblock"],
+    &["create_group"],
+    &["invite", "join_group"],
+    &["kick", "leave_group"],
+    &["mute", "unmute"],
+    &[
+        "mute_all",
+        "unmute_all",
+        "set_group_info",
+        "set_announcement",
+    ],
+    &["set_admin"],
+    &["transfer_owner"],
+    &["dismiss"],
+];
+const PER_API_PER_SECOND: u32 = 200;
+
+pub struct TencentAdapter {
+    endpoint: Arc<Endpoint>,
+    rest: Arc<Rest>,
+}
+
+impl TencentAdapter {
+    /// Checks `config` and reads its secrets from the process environment.
+    pub fn new(config: TencentConfig) -> Result<Self, AdapterError> {
+        Self::with_env(config, |var| std::env::var(var).ok(), Clock::system())
+    }
+
+    /// As [`new`](Self::new), with the environment and the clock given (for tests).
+    pub fn with_env(
+        config: TencentConfig,
+        env: impl Fn(&str) -> Option<String>,
+        clock: Clock,
+    ) -> Result<Self, AdapterError> {
+        let settings = config::check(config, env).map_err(AdapterError)?;
+        let c = &settings.config;
+        let timeouts = Timeouts {
+            connect: Duration::from_millis(c.request_timeout_ms.min(3000)),
+            request: Duration::from_millis(c.request_timeout_ms),
+        };
+        let rest = Rest {
+            http: HttpClient::new("Tencent", &timeouts).map_err(AdapterError)?,
+            base_url: settings.base_url.clone(),
+            sdk_app_id: c.sdk_app_id,
+            admin: c.admin.clone(),
+            usersig: UserSigCache::new(
+                c.sdk_app_id,
+                settings.secret_key.clone(),
+                c.admin.clone(),
+                Duration::from_secs(c.usersig_ttl_secs),
+                clock.clone(),
+            ),
+        };
+        let connection = ConnectionId::new(c.id.as_str());
+        Ok(Self {
+            endpoint: Arc::new(Endpoint {
+                settings,
+                connection,
+                intake: IntakeSlot::default(),
+                clock,
+            }),
+            rest: Arc::new(rest),
+        })
+    }
+
+    pub fn connection(&self) -> &ConnectionId {
+        &self.endpoint.connection
+    }
+
+    /// Mounts the callback endpoint (`callback_path`) on an actix-web app.
+    pub fn routes(&self) -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static {
+        endpoint::configure(self.endpoint.clone())
+    }
+}
+
+impl Adapter for TencentAdapter {
+    fn kind(&self) -> &'static str {
+        "tencent"
+    }
+
+    fn start(
+        &self,
+        intake: Intake,
+        _cursor: Option<String>,
+    ) -> BoxFuture<'static, Result<(), AdapterError>> {
+        self.endpoint.intake.set(intake);
+        let (connection, path) = (
+            self.endpoint.connection.clone(),
+            self.endpoint.settings.config.callback_path.clone(),
+        );
+        Box::pin(async move {
+            tracing::info!(%connection, path, "tencent adapter started; waiting for callbacks");
+            Ok(())
+        })
+    }
+
+    fn stop(&self) -> BoxFuture<'static, ()> {
+        self.endpoint.intake.clear();
+        Box::pin(async {})
+    }
+
+    fn default_rate_limits(&self) -> Vec<RateLimit> {
+        API_GROUPS
+            .iter()
+            .map(|kinds| RateLimit {
+                commands: kinds.iter().map(|k| k.to_string()).collect(),
+                per_second: Some(PER_API_PER_SECOND),
+                per_minute: None,
+            })
+            .collect()
+    }
+
+    fn execute(&self, command: OutboundCommand) -> BoxFuture<'static, CommandResult> {
+        let rest = self.rest.clone();
+        let bot = self.endpoint.settings.config.bot.clone();
+        Box::pin(async move {
+            let call = match commands::plan(&command, &bot) {
+                Plan::Call(call) => call,
+                Plan::Unsupported => return unsupported("Tencent", command.command.name()),
+                Plan::Invalid(e) => return CommandResult::Failed(e),
+            };
+            let (random, _) = commands::randoms(&command.idempotency_key);
+            match rest.call(call.api, &call.body, random).await {
+                Ok(answer) => {
+                    commands::output(&call.reply, &answer, &command.idempotency_key).into()
+                }
+                Err(e)
+                    if matches!(call.reply, Reply::DirectRecalled)
+                        && e.platform_code.as_deref() == Some(ALREADY_RECALLED) =>
+                {
+                    CommandResult::Ok(CommandOutput::Done)
+                }
+                Err(e) => CommandResult::Failed(e),
+            }
+        })
+    }
+}
