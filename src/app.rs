@@ -87,6 +87,7 @@ pub async fn start(config: &Config) -> Result<Running> {
         }
     }
     let mut engine_config = config.engine.to_engine_config();
+    engine_config.schedules = config.schedules();
     for c in &config.connections {
         if let Some(limits) = c.rate_limits() {
             engine_config

@@ -5,6 +5,7 @@
 use anyhow::{bail, Context, Result};
 use parley_bots::BotsConfig;
 use parley_engine::adapter::RateLimit;
+use parley_engine::scheduler::{Schedule, ScheduleSpec};
 use parley_hub::HubConfig;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,8 @@ pub struct Config {
     pub connections: Vec<ConnectionConfig>,
     #[serde(default)]
     pub hub: HubConfig,
+    #[serde(default)]
+    pub schedules: Vec<ScheduleSpec>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -174,6 +177,20 @@ impl Config {
                 }
             }
         }
+        let mut names = std::collections::HashSet::new();
+        for s in &self.schedules {
+            if !names.insert(&s.name) {
+                bail!("schedule name `{}` is used twice in [[schedules]]", s.name);
+            }
+            Schedule::parse(s.clone()).map_err(anyhow::Error::msg)?;
+            if !seen.contains(s.connection.as_str()) {
+                bail!(
+                    "schedule `{}` names the unknown connection `{}`",
+                    s.name,
+                    s.connection
+                );
+            }
+        }
         if self.server.bind.parse::<std::net::SocketAddr>().is_err() {
             bail!(
                 "server.bind = `{}` is not an address like 127.0.0.1:8080",
@@ -187,6 +204,14 @@ impl Config {
             bail!("engine capacities must be at least 1");
         }
         Ok(())
+    }
+
+    /// The checked schedules (validated at load, so this cannot fail afterwards).
+    pub fn schedules(&self) -> Vec<Schedule> {
+        self.schedules
+            .iter()
+            .filter_map(|s| Schedule::parse(s.clone()).ok())
+            .collect()
     }
 
     pub fn engine_db(&self) -> PathBuf {
@@ -287,6 +312,16 @@ mod tests {
             parse("[[connections]]\nid = \"x\"\nkind = \"telegram\"\n").unwrap_err()
         );
         assert!(e.contains("telegram"), "{e}");
+        let e = format!("{:#}", parse(&format!("{HUB}[[schedules]]\nname = \"digest\"\ncron = \"0 9 * * *\"\ntimezone = \"Mars/Base\"\nconnection = \"hub\"\n")).unwrap_err());
+        assert!(
+            e.contains("schedule `digest`") && e.contains("Mars/Base"),
+            "{e}"
+        );
+        let e = format!("{:#}", parse(&format!("{HUB}[[schedules]]\nname = \"digest\"\ncron = \"0 99 * * *\"\nconnection = \"hub\"\n")).unwrap_err());
+        assert!(
+            e.contains("schedule `digest`") && e.contains("invalid cron"),
+            "{e}"
+        );
         let e = format!("{:#}", parse("").unwrap_err());
         assert!(e.contains("no [[connections]]"), "{e}");
     }

@@ -9,6 +9,7 @@ use crate::intercept::Interceptor;
 use crate::model::ConnectionId;
 use crate::outbox::{self, OutboxHandle, RetryPolicy};
 use crate::ratelimit::SendGate;
+use crate::scheduler::{self, Schedule};
 use crate::store::Store;
 use actix::prelude::*;
 use futures_util::StreamExt;
@@ -32,6 +33,8 @@ pub struct EngineConfig {
     pub drain_timeout: Duration,
     /// Send limits per connection, replacing the adapter's documented defaults.
     pub rate_limits: HashMap<ConnectionId, Vec<RateLimit>>,
+    /// Cron schedules delivering ticks to their connections.
+    pub schedules: Vec<Schedule>,
 }
 
 impl Default for EngineConfig {
@@ -44,6 +47,7 @@ impl Default for EngineConfig {
             arbiters: 0,
             drain_timeout: Duration::from_secs(10),
             rate_limits: HashMap::new(),
+            schedules: Vec::new(),
         }
     }
 }
@@ -56,6 +60,11 @@ pub enum EngineError {
     AdapterStart {
         connection: ConnectionId,
         message: String,
+    },
+    #[error("schedule `{schedule}` names the unknown connection `{connection}`")]
+    ScheduleConnection {
+        schedule: String,
+        connection: ConnectionId,
     },
     #[error("connection `{connection}`: {message}")]
     RateLimit {
@@ -81,6 +90,7 @@ pub struct Engine {
     store: Store,
     broadcasts: Broadcasts,
     broadcast_tasks: Vec<tokio::task::JoinHandle<()>>,
+    scheduler: Option<tokio::task::JoinHandle<()>>,
     closing: watch::Sender<bool>,
     router: Addr<Router>,
     stats: watch::Receiver<RouterStats>,
@@ -96,6 +106,14 @@ impl Engine {
         handler: Arc<dyn EventHandler>,
         adapters: Vec<(ConnectionId, Arc<dyn Adapter>)>,
     ) -> Result<Engine, EngineError> {
+        for s in &config.schedules {
+            if !adapters.iter().any(|(id, _)| *id == s.connection()) {
+                return Err(EngineError::ScheduleConnection {
+                    schedule: s.name().to_string(),
+                    connection: s.connection(),
+                });
+            }
+        }
         let mut outboxes = HashMap::new();
         let mut gates = HashMap::new();
         for (id, adapter) in &adapters {
@@ -155,6 +173,7 @@ impl Engine {
             store: store.clone(),
             broadcasts,
             broadcast_tasks,
+            scheduler: None,
             closing,
             router: router.clone(),
             stats,
@@ -204,6 +223,20 @@ impl Engine {
             }
             tracing::info!(connection = %engine.connections.last().map(|c| c.id.to_string()).unwrap_or_default(), "connection started");
         }
+        if !config.schedules.is_empty() {
+            let intakes = engine
+                .connections
+                .iter()
+                .filter_map(|c| Some((c.id.clone(), c.intake.clone()?)))
+                .collect();
+            let closing = engine.closing.subscribe();
+            engine.scheduler = Some(tokio::spawn(scheduler::run(
+                store.clone(),
+                config.schedules.clone(),
+                intakes,
+                closing,
+            )));
+        }
         Ok(engine)
     }
 
@@ -242,6 +275,12 @@ impl Engine {
     /// the outbox sends what it holds (up to the drain timeout; the rest is sent at the
     /// next start); the store is closed.
     pub async fn shutdown(mut self) {
+        // Schedules and broadcasts stop first: the scheduler holds intakes, and broadcasts
+        // should not start sends the drain below would have to wait for.
+        self.closing.send_replace(true);
+        if let Some(task) = self.scheduler.take() {
+            let _ = task.await;
+        }
         for c in &mut self.connections {
             c.adapter.stop().await;
             c.intake = None;
@@ -256,9 +295,8 @@ impl Engine {
             }
         }
         let _ = self.router.send(crate::actors::Drain).await;
-        // Broadcasts stop taking recipients, finish the sends in flight and record them;
-        // the rest is sent at the next start.
-        self.closing.send_replace(true);
+        // Broadcasts finish the sends in flight and record them; the rest is sent at the
+        // next start.
         for task in self.broadcast_tasks.drain(..) {
             let _ = task.await;
         }

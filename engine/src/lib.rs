@@ -10,6 +10,7 @@ pub mod intercept;
 pub mod model;
 pub mod outbox;
 pub mod ratelimit;
+pub mod scheduler;
 pub mod store;
 
 pub use engine::{Engine, EngineConfig, EngineError};

@@ -6,6 +6,7 @@
 //! conversations finishing events at once cost one fsync, not one each.
 
 mod jobs;
+mod schedules;
 mod writer;
 
 use crate::handler::BotStates;
@@ -59,7 +60,7 @@ pub struct PendingEvent {
     pub envelope: Envelope,
 }
 
-pub(crate) fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
