@@ -126,7 +126,7 @@ async fn runs_missed_while_stopped_run_once_or_are_skipped() {
     let more = tokio::time::timeout(Duration::from_millis(300), counter.wait_for(2)).await;
     assert!(more.is_err(), "missed runs were replayed more than once");
     engine.shutdown().await;
-    let ticks = ticks.lock().unwrap();
+    let ticks = ticks.lock().unwrap().clone();
     assert_eq!(ticks.len(), 1);
     let Event::Tick { schedule, .. } = &ticks[0].event else {
         unreachable!()
