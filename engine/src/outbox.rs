@@ -6,7 +6,7 @@
 //! outbox back slows the bots feeding it instead of growing the backlog without end.
 
 use crate::adapter::Adapter;
-use crate::model::{CommandResult, ConnectionId};
+use crate::model::{Command, CommandResult, ConnectionId, ConversationId};
 use crate::ratelimit::SendGate;
 use crate::store::{OutboxEntry, Store};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -158,25 +158,74 @@ pub(crate) async fn run(
             handle.shared.wake.notified().await;
             continue;
         }
+        // Commands for different conversations go out concurrently; within one
+        // conversation (or group) they keep their order.
+        let mut lanes: Vec<Vec<OutboxEntry>> = Vec::new();
+        let mut lane_of: std::collections::HashMap<String, usize> =
+            std::collections::HashMap::new();
         for entry in batch {
-            if !send_one(
-                &connection,
-                &store,
-                adapter.as_ref(),
-                &entry,
-                &retry,
-                &handle,
-                &gate,
-            )
-            .await
-            {
-                // Shutting down in the middle of retries; the command stays pending.
-                return;
-            }
-            if let Ok(n) = store.pending_count(&connection).await {
-                handle.set_pending(n);
-            }
+            let key = order_key(&entry.command.command);
+            let lane = *lane_of.entry(key).or_insert_with(|| {
+                lanes.push(Vec::new());
+                lanes.len() - 1
+            });
+            lanes[lane].push(entry);
         }
+        let (connection, store, adapter, retry, handle, gate) =
+            (&connection, &store, &adapter, &retry, &handle, &gate);
+        let sends = lanes.iter().map(|lane| async move {
+            for entry in lane {
+                if !send_one(
+                    connection,
+                    store,
+                    adapter.as_ref(),
+                    entry,
+                    retry,
+                    handle,
+                    gate,
+                )
+                .await
+                {
+                    return false;
+                }
+            }
+            true
+        });
+        let finished = futures_util::future::join_all(sends).await;
+        if let Ok(n) = store.pending_count(connection).await {
+            handle.set_pending(n);
+        }
+        if finished.contains(&false) {
+            // Shutting down in the middle of retries; those commands stay pending.
+            return;
+        }
+    }
+}
+
+/// Commands with the same key are sent in order; different keys may overtake each other.
+fn order_key(command: &Command) -> String {
+    match command {
+        Command::Send { to, .. } | Command::Forward { to, .. } => to.to_string(),
+        Command::Edit { conversation, .. }
+        | Command::Recall { conversation, .. }
+        | Command::MarkRead { conversation, .. }
+        | Command::FetchHistory { conversation, .. } => conversation.to_string(),
+        Command::Typing { to, .. } => ConversationId::direct(to.as_str()).to_string(),
+        Command::Invite { group, .. }
+        | Command::Kick { group, .. }
+        | Command::Mute { group, .. }
+        | Command::Unmute { group, .. }
+        | Command::MuteAll { group }
+        | Command::UnmuteAll { group }
+        | Command::SetAdmin { group, .. }
+        | Command::TransferOwner { group, .. }
+        | Command::SetGroupInfo { group, .. }
+        | Command::SetAnnouncement { group, .. }
+        | Command::JoinGroup { group, .. }
+        | Command::LeaveGroup { group }
+        | Command::Dismiss { group } => ConversationId::group(group.as_str()).to_string(),
+        // Friend, request and account-wide commands share one lane.
+        _ => String::new(),
     }
 }
 
@@ -226,6 +275,30 @@ async fn send_one(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commands_of_one_conversation_share_a_lane() {
+        use crate::model::{Content, SendOptions};
+        let send = |to: &str| Command::Send {
+            to: to.parse().unwrap(),
+            content: Content::text("x"),
+            reply_to: None,
+            options: SendOptions::default(),
+            as_user: None,
+        };
+        assert_eq!(
+            order_key(&send("alice")),
+            order_key(&Command::Typing {
+                to: "alice".into(),
+                typing: true
+            })
+        );
+        assert_eq!(
+            order_key(&send("group:g")),
+            order_key(&Command::MuteAll { group: "g".into() })
+        );
+        assert_ne!(order_key(&send("alice")), order_key(&send("bob")));
+    }
 
     #[test]
     fn backoff_grows_and_respects_retry_after_and_the_cap() {
