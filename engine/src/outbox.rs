@@ -9,10 +9,12 @@ use crate::adapter::Adapter;
 use crate::model::{Command, CommandResult, ConnectionId, ConversationId};
 use crate::ratelimit::SendGate;
 use crate::store::{OutboxEntry, Store};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
+use tokio::task::JoinSet;
 
 /// How the outbox retries transient failures.
 #[derive(Clone, Debug)]
@@ -113,6 +115,17 @@ impl OutboxHandle {
         }
     }
 
+    /// One command got its final answer.
+    fn finished_one(&self) {
+        let _ = self
+            .shared
+            .pending
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                Some(n.saturating_sub(1))
+            });
+        self.shared.space.notify_waiters();
+    }
+
     fn set_pending(&self, n: usize) {
         self.shared.pending.store(n, Ordering::Release);
         self.shared.space.notify_waiters();
@@ -129,7 +142,20 @@ impl OutboxHandle {
     }
 }
 
-/// Runs until closed and empty.
+/// Commands read from the store ahead of sending, at most.
+const READ_AHEAD: usize = 1024;
+
+/// The state of one connection's sending: which lanes have a send in flight and what
+/// waits behind them.
+struct Lanes {
+    busy: HashSet<String>,
+    waiting: HashMap<String, VecDeque<OutboxEntry>>,
+    queued: usize,
+}
+
+/// Runs until closed and empty. Commands for different conversations go out concurrently;
+/// within one conversation (or group) they keep their order: a platform slow to answer
+/// for one conversation does not hold back the others.
 pub(crate) async fn run(
     connection: ConnectionId,
     store: Store,
@@ -138,66 +164,103 @@ pub(crate) async fn run(
     retry: RetryPolicy,
     gate: Arc<SendGate>,
 ) {
+    let mut lanes = Lanes {
+        busy: HashSet::new(),
+        waiting: HashMap::new(),
+        queued: 0,
+    };
+    let mut in_flight: JoinSet<(String, bool)> = JoinSet::new();
+    // Commands up to this id have been taken from the store.
+    let mut after = 0i64;
+    let mut stopping = false;
     loop {
-        let batch = match store.pending_commands(&connection, 0, 64).await {
-            Ok(batch) => batch,
-            Err(e) => {
-                tracing::error!(connection = %connection, error = %e, "cannot read the outbox");
-                if handle.closing() {
-                    return;
+        if !stopping && lanes.queued < READ_AHEAD {
+            match store
+                .pending_commands(&connection, after, (READ_AHEAD - lanes.queued) as i64)
+                .await
+            {
+                Ok(batch) => {
+                    for entry in batch {
+                        after = after.max(entry.id);
+                        lanes
+                            .waiting
+                            .entry(order_key(&entry.command.command))
+                            .or_default()
+                            .push_back(entry);
+                        lanes.queued += 1;
+                    }
                 }
-                tokio::time::sleep(retry.first_backoff).await;
-                continue;
+                Err(e) => {
+                    tracing::error!(connection = %connection, error = %e, "cannot read the outbox")
+                }
             }
-        };
-        if batch.is_empty() {
-            handle.set_pending(0);
-            if handle.closing() {
+        }
+        // Start the head of every idle lane.
+        let ready: Vec<String> = lanes
+            .waiting
+            .keys()
+            .filter(|k| !lanes.busy.contains(*k))
+            .cloned()
+            .collect();
+        for key in ready {
+            let Some(entry) = lanes.waiting.get_mut(&key).and_then(VecDeque::pop_front) else {
+                continue;
+            };
+            if lanes.waiting.get(&key).is_some_and(VecDeque::is_empty) {
+                lanes.waiting.remove(&key);
+            }
+            lanes.busy.insert(key.clone());
+            let (connection, store, adapter, retry, handle, gate) = (
+                connection.clone(),
+                store.clone(),
+                adapter.clone(),
+                retry.clone(),
+                handle.clone(),
+                gate.clone(),
+            );
+            in_flight.spawn(async move {
+                let sent = send_one(
+                    &connection,
+                    &store,
+                    adapter.as_ref(),
+                    &entry,
+                    &retry,
+                    &handle,
+                    &gate,
+                )
+                .await;
+                (key, sent)
+            });
+        }
+        if in_flight.is_empty() {
+            if let Ok(n) = store.pending_count(&connection).await {
+                handle.set_pending(n);
+            }
+            if handle.closing() || stopping {
                 return;
             }
-            handle.shared.wake.notified().await;
-            continue;
         }
-        // Commands for different conversations go out concurrently; within one
-        // conversation (or group) they keep their order.
-        let mut lanes: Vec<Vec<OutboxEntry>> = Vec::new();
-        let mut lane_of: std::collections::HashMap<String, usize> =
-            std::collections::HashMap::new();
-        for entry in batch {
-            let key = order_key(&entry.command.command);
-            let lane = *lane_of.entry(key).or_insert_with(|| {
-                lanes.push(Vec::new());
-                lanes.len() - 1
-            });
-            lanes[lane].push(entry);
-        }
-        let (connection, store, adapter, retry, handle, gate) =
-            (&connection, &store, &adapter, &retry, &handle, &gate);
-        let sends = lanes.iter().map(|lane| async move {
-            for entry in lane {
-                if !send_one(
-                    connection,
-                    store,
-                    adapter.as_ref(),
-                    entry,
-                    retry,
-                    handle,
-                    gate,
-                )
-                .await
-                {
-                    return false;
+        let wake = handle.shared.wake.notified();
+        tokio::select! {
+            done = in_flight.join_next(), if !in_flight.is_empty() => {
+                match done {
+                    Some(Ok((key, sent))) => {
+                        lanes.busy.remove(&key);
+                        lanes.queued -= 1;
+                        handle.finished_one();
+                        // Shutting down in the middle of retries: the command stays pending.
+                        stopping |= !sent;
+                    }
+                    Some(Err(e)) => {
+                        // Only a panic in the adapter gets here; its command stays pending
+                        // and is sent again at the next start.
+                        tracing::error!(connection = %connection, error = %e, "an outbox send failed unexpectedly");
+                        stopping = true;
+                    }
+                    None => {}
                 }
             }
-            true
-        });
-        let finished = futures_util::future::join_all(sends).await;
-        if let Ok(n) = store.pending_count(connection).await {
-            handle.set_pending(n);
-        }
-        if finished.contains(&false) {
-            // Shutting down in the middle of retries; those commands stay pending.
-            return;
+            _ = wake, if in_flight.is_empty() || lanes.queued < READ_AHEAD => {}
         }
     }
 }
