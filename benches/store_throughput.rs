@@ -65,6 +65,7 @@ async fn one_event(store: &Store, id: String, conversation: usize) {
             inbox_seq: seq,
             state: vec![("echo".into(), Some(json!({"count": 1})))],
             commands: vec![send(format!("{id}#0"), conversation)],
+            jobs: vec![],
         })
         .await
         .unwrap();

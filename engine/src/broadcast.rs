@@ -141,13 +141,12 @@ impl Broadcasts {
 pub(crate) fn spawn(
     store: Store,
     parts: Vec<RunnerParts>,
+    wakes: Arc<HashMap<ConnectionId, Arc<Notify>>>,
     closing: watch::Receiver<bool>,
 ) -> (Broadcasts, Vec<tokio::task::JoinHandle<()>>) {
-    let mut wakes = HashMap::new();
     let mut tasks = Vec::new();
     for p in parts {
-        let wake = Arc::new(Notify::new());
-        wakes.insert(p.connection.clone(), wake.clone());
+        let wake = wakes[&p.connection].clone();
         tasks.push(tokio::spawn(run(
             store.clone(),
             Arc::new(p),
@@ -155,13 +154,7 @@ pub(crate) fn spawn(
             closing.clone(),
         )));
     }
-    (
-        Broadcasts {
-            store,
-            wakes: Arc::new(wakes),
-        },
-        tasks,
-    )
+    (Broadcasts { store, wakes }, tasks)
 }
 
 async fn run(

@@ -148,7 +148,14 @@ impl Engine {
         };
         let arbiters: Vec<Arbiter> = (0..threads).map(|_| Arbiter::new()).collect();
         let interceptor = Interceptor::new(store.clone(), handler.clone());
+        let broadcast_wakes: Arc<HashMap<_, _>> = Arc::new(
+            adapters
+                .iter()
+                .map(|(id, _)| (id.clone(), Arc::new(tokio::sync::Notify::new())))
+                .collect(),
+        );
         let deps = ConversationDeps {
+            broadcast_wakes: broadcast_wakes.clone(),
             store: store.clone(),
             handler,
             outboxes: outboxes.clone(),
@@ -168,7 +175,8 @@ impl Engine {
                 retry: config.retry.clone(),
             })
             .collect();
-        let (broadcasts, broadcast_tasks) = broadcast::spawn(store.clone(), parts, closing_rx);
+        let (broadcasts, broadcast_tasks) =
+            broadcast::spawn(store.clone(), parts, broadcast_wakes, closing_rx);
         let mut engine = Engine {
             store: store.clone(),
             broadcasts,

@@ -360,3 +360,65 @@ async fn a_reply_overtakes_a_running_broadcast() {
     drop(intake);
     engine.shutdown().await;
 }
+
+#[actix_rt::test]
+async fn a_bot_starts_a_broadcast_by_batch_send_and_a_replay_does_not_start_it_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("p.db")).await.unwrap();
+    let platform = Platform::new();
+    let handler = FnHandler(Box::new(|_, state| {
+        let batch = Command::BatchSend {
+            to: users("fan", 50),
+            content: Content::text("new album out"),
+        };
+        async move {
+            parley_engine::handler::Handled {
+                state,
+                commands: vec![batch],
+            }
+        }
+        .boxed()
+    }));
+    let engine = Engine::start(
+        config(None),
+        store.clone(),
+        Arc::new(handler),
+        vec![(conn(), platform.clone())],
+    )
+    .await
+    .unwrap();
+    let intake = engine.intake(&conn()).unwrap();
+    intake
+        .deliver(
+            text_event("go", ConversationId::direct("artist"), "/announce"),
+            None,
+        )
+        .await
+        .unwrap();
+    platform.wait_sends(50).await;
+    let jobs = engine.broadcasts().list().await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].origin, "bot");
+    let done = wait_status(&engine, jobs[0].id, JobStatus::Done).await;
+    assert_eq!(done.sent, 50);
+
+    // The same effects recorded again (an event replayed after a crash) find the same job.
+    store
+        .complete(parley_engine::store::Completion {
+            connection: conn(),
+            conversation: None,
+            inbox_seq: None,
+            state: vec![],
+            commands: vec![],
+            jobs: vec![parley_engine::store::NewJob {
+                origin_key: "go#0".into(),
+                content: Content::text("new album out"),
+                targets: users("fan", 50),
+            }],
+        })
+        .await
+        .unwrap();
+    assert_eq!(engine.broadcasts().list().await.unwrap().len(), 1);
+    drop(intake);
+    engine.shutdown().await;
+}

@@ -4,8 +4,9 @@
 use super::router::{ActorStopped, Retire, RouteKey, Router};
 use super::{ConversationDeps, Dispatch};
 use crate::handler::{BotStates, Handled};
+use crate::model::Command;
 use crate::model::OutboundCommand;
-use crate::store::Completion;
+use crate::store::{Completion, NewJob};
 use actix::prelude::*;
 use std::time::{Duration, Instant};
 
@@ -119,29 +120,41 @@ async fn handle_event(
     let Handled { state, commands } = deps.handler.handle(event.envelope.clone(), state).await;
 
     let changed = changed_states(&before, &state);
-    let commands: Vec<OutboundCommand> = commands
-        .into_iter()
-        .enumerate()
-        .map(|(i, command)| OutboundCommand {
-            connection: key.connection.clone(),
-            // Stable across a replay of this event, so the outbox and the platform
-            // deduplicate the commands of an event handled twice after a crash.
-            idempotency_key: format!("{}#{}", event.envelope.id, i),
-            command,
-        })
-        .collect();
+    let mut jobs = Vec::new();
+    let mut outbound = Vec::new();
+    for (i, command) in commands.into_iter().enumerate() {
+        // Stable across a replay of this event, so the outbox, the job table and the
+        // platform deduplicate the effects of an event handled twice after a crash.
+        let key_i = format!("{}#{}", event.envelope.id, i);
+        match command {
+            // A bot's broadcast becomes a job: persisted, resumable, paced, reported.
+            Command::BatchSend { to, content } => jobs.push(NewJob {
+                origin_key: key_i,
+                content,
+                targets: to,
+            }),
+            command => outbound.push(OutboundCommand {
+                connection: key.connection.clone(),
+                idempotency_key: key_i,
+                command,
+            }),
+        }
+    }
+    let commands = outbound;
     let outbox = deps.outboxes.get(&key.connection).cloned();
     if let Some(outbox) = &outbox {
         outbox.reserve(commands.len()).await;
     } else if !commands.is_empty() {
         tracing::error!(connection = %key.connection, "no outbox for this connection; commands kept in the store");
     }
+    let started_jobs = !jobs.is_empty();
     let completion = Completion {
         connection: key.connection.clone(),
         conversation: Some(key.conversation.clone()),
         inbox_seq: Some(event.seq),
         state: changed,
         commands,
+        jobs,
     };
     if let Err(e) = deps.store.complete(completion).await {
         tracing::error!(conversation = %key.conversation, error = %e, "cannot record a handled event; it will be replayed at the next start");
@@ -149,6 +162,11 @@ async fn handle_event(
     }
     if let Some(outbox) = outbox {
         outbox.wake();
+    }
+    if started_jobs {
+        if let Some(wake) = deps.broadcast_wakes.get(&key.connection) {
+            wake.notify_one();
+        }
     }
     Some(state)
 }

@@ -61,5 +61,7 @@ pub(crate) struct ConversationDeps {
     pub store: Store,
     pub handler: Arc<dyn EventHandler>,
     pub outboxes: Arc<HashMap<ConnectionId, OutboxHandle>>,
+    /// Wakes a connection's broadcast runner when a bot started a job.
+    pub broadcast_wakes: Arc<HashMap<ConnectionId, Arc<tokio::sync::Notify>>>,
     pub config: ActorConfig,
 }

@@ -181,17 +181,28 @@ pub(crate) async fn create_job(
     content: &str,
     targets: &[String],
     origin: &str,
+    origin_key: Option<&str>,
 ) -> Result<i64, StoreError> {
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO jobs (connection, content, status, origin, total, created_ms) VALUES (?, ?, 'running', ?, ?, ?) RETURNING id",
+    // A repeated origin key (an event replayed after a crash) finds the job it created.
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO jobs (connection, content, status, origin, origin_key, total, created_ms) VALUES (?, ?, 'running', ?, ?, ?, ?) \
+         ON CONFLICT (origin_key) WHERE origin_key IS NOT NULL DO NOTHING RETURNING id",
     )
     .bind(connection)
     .bind(content)
     .bind(origin)
+    .bind(origin_key)
     .bind(targets.len() as i64)
     .bind(now_ms())
-    .fetch_one(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
+    let Some(id) = id else {
+        let existing: i64 = sqlx::query_scalar("SELECT id FROM jobs WHERE origin_key = ?")
+            .bind(origin_key)
+            .fetch_one(&mut *conn)
+            .await?;
+        return Ok(existing);
+    };
     for (idx, target) in targets.iter().enumerate() {
         sqlx::query("INSERT INTO job_recipients (job_id, idx, target) VALUES (?, ?, ?)")
             .bind(id)

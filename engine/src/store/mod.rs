@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use writer::Write;
 
 pub use jobs::{JobFailure, JobInfo, JobStatus, PendingRecipient, RecipientOutcome};
-pub use writer::Completion;
+pub use writer::{Completion, NewJob};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -145,6 +145,7 @@ impl Store {
             inbox_seq: None,
             state: Vec::new(),
             commands,
+            jobs: Vec::new(),
         };
         self.complete(completion).await
     }

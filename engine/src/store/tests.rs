@@ -92,6 +92,7 @@ async fn completing_an_event_records_state_and_commands_atomically() {
             inbox_seq: seqs[0],
             state: vec![("echo".into(), Some(json!({"count": 1})))],
             commands: vec![send("e1#0")],
+            jobs: vec![],
         })
         .await
         .unwrap();

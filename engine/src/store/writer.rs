@@ -2,7 +2,7 @@
 
 use super::jobs::{self, JobStatus, RecipientOutcome};
 use super::{now_ms, StoreError};
-use crate::model::{ConnectionId, ConversationId, OutboundCommand};
+use crate::model::{ConnectionId, Content, ConversationId, OutboundCommand};
 use serde_json::Value;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{Connection, SqliteExecutor};
@@ -24,6 +24,17 @@ pub struct Completion {
     /// Changed bot states; `None` deletes the bot's state.
     pub state: Vec<(String, Option<Value>)>,
     pub commands: Vec<OutboundCommand>,
+    /// Broadcasts started by the handler.
+    pub jobs: Vec<NewJob>,
+}
+
+/// A broadcast job to create with a completion.
+#[derive(Debug)]
+pub struct NewJob {
+    /// Unique per origin (event id and command index), so a replay creates it once.
+    pub origin_key: String,
+    pub content: Content,
+    pub targets: Vec<ConversationId>,
 }
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
@@ -259,6 +270,19 @@ async fn apply(conn: &mut SqliteConnection, w: &Write) -> Result<Done, StoreErro
                 .execute(&mut *conn)
                 .await?;
             }
+            for job in &c.jobs {
+                let content = serde_json::to_string(&job.content)?;
+                let targets: Vec<String> = job.targets.iter().map(ToString::to_string).collect();
+                jobs::create_job(
+                    conn,
+                    c.connection.as_str(),
+                    &content,
+                    &targets,
+                    "bot",
+                    Some(&job.origin_key),
+                )
+                .await?;
+            }
             Ok(Done::Unit)
         }
         Write::Finish {
@@ -287,7 +311,7 @@ async fn apply(conn: &mut SqliteConnection, w: &Write) -> Result<Done, StoreErro
             targets,
             origin,
             ..
-        } => jobs::create_job(conn, connection, content, targets, origin)
+        } => jobs::create_job(conn, connection, content, targets, origin, None)
             .await
             .map(Done::Id),
         Write::JobOutcomes { job, outcomes, .. } => jobs::record_outcomes(conn, *job, outcomes)
