@@ -221,6 +221,22 @@ pub(crate) fn register(engine: &mut Engine) {
             },
         )
         .register_fn(
+            "broadcast",
+            |ctx: &mut Ctx, to: rhai::Array, content: Dynamic| {
+                // A broadcast job: stored, paced by the send limits, resumable, reported by
+                // `parley jobs`; each recipient is a user id or `group:ID`.
+                let to = to
+                    .into_iter()
+                    .map(|t| target("ctx.broadcast", &t.to_string()))
+                    .collect::<RhaiResult<Vec<_>>>()?;
+                if to.is_empty() {
+                    return Err("ctx.broadcast: no recipients".into());
+                }
+                let content = crate::api::content::content_from(content, "ctx.broadcast")?;
+                ctx.queue(Command::BatchSend { to, content })
+            },
+        )
+        .register_fn(
             "send_group",
             |ctx: &mut Ctx, group: &str, content: Dynamic| {
                 let group = group.strip_prefix("group:").unwrap_or(group);

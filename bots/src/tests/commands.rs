@@ -337,3 +337,34 @@ fn on_message(ctx, msg) {
         ]
     );
 }
+
+#[tokio::test]
+async fn ctx_broadcast_starts_a_batch_send() {
+    let script = r#"
+fn on_message(ctx, msg) {
+    ctx.broadcast(["alice", "group:lobby"], "sale!");
+}
+"#;
+    let commands = commands(script, in_lobby("go")).await;
+    assert_eq!(
+        commands,
+        vec![Command::BatchSend {
+            to: vec![
+                ConversationId::direct("alice"),
+                ConversationId::group("lobby")
+            ],
+            content: Content::text("sale!"),
+        }]
+    );
+    let dir = scripts(&[(
+        "t.rhai",
+        "fn on_message(ctx, msg) { ctx.broadcast([], \"x\"); }",
+    )]);
+    let runtime = load(dir.path());
+    handle(&runtime, in_lobby("go"), BotStates::new()).await;
+    assert!(runtime
+        .last_error("t")
+        .unwrap()
+        .message
+        .contains("ctx.broadcast: no recipients"));
+}
