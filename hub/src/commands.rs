@@ -2,7 +2,10 @@
 
 use crate::error::HubError;
 use crate::hub::{Hub, SendRequest};
-use parley_engine::model::{Command, CommandError, CommandOutput, ErrorKind};
+use crate::receipts::ReadUpTo;
+use parley_engine::model::{
+    Command, CommandError, CommandOutput, ErrorKind, ReadMark, RecallScope,
+};
 
 pub(crate) async fn execute(
     hub: &Hub,
@@ -58,6 +61,34 @@ pub(crate) async fn execute(
         Command::RemoveFriend { user } => done(hub.remove_friend(me, user.as_str()).await),
         Command::Block { user } => done(hub.set_blocked(me, user.as_str(), true).await),
         Command::Unblock { user } => done(hub.set_blocked(me, user.as_str(), false).await),
+        Command::Recall { message, scope, .. } => done(match scope {
+            RecallScope::Everyone => hub.recall(me, &message.id).await,
+            RecallScope::SelfOnly => hub.delete_for_self(me, &message.id).await,
+        }),
+        Command::MarkRead { conversation, read } => {
+            let up_to = match read {
+                ReadMark::UpTo { time_ms } => ReadUpTo::Time(time_ms),
+                ReadMark::Messages { messages } => ReadUpTo::Messages(messages),
+            };
+            done(hub.mark_read(me, &conversation, up_to).await)
+        }
+        Command::Typing { to, typing } => done(hub.typing(me, to.as_str(), typing).await),
+        command @ (Command::CreateGroup { .. }
+        | Command::Invite { .. }
+        | Command::Kick { .. }
+        | Command::Mute { .. }
+        | Command::Unmute { .. }
+        | Command::MuteAll { .. }
+        | Command::UnmuteAll { .. }
+        | Command::SetAdmin { .. }
+        | Command::TransferOwner { .. }
+        | Command::SetGroupInfo { .. }
+        | Command::SetAnnouncement { .. }
+        | Command::AnswerJoinRequest { .. }
+        | Command::AnswerInvitation { .. }
+        | Command::JoinGroup { .. }
+        | Command::LeaveGroup { .. }
+        | Command::Dismiss { .. }) => crate::group_commands::execute(hub, me, command).await,
         other => Err(CommandError::new(
             ErrorKind::Unsupported,
             format!("the hub does not support {} yet", other.name()),
@@ -69,7 +100,7 @@ pub(crate) async fn execute(
 pub(crate) fn command_error(e: HubError) -> CommandError {
     let kind = match &e {
         HubError::NotFound(_) => ErrorKind::NotFound,
-        HubError::NotPermitted(_) => ErrorKind::NotPermitted,
+        HubError::NotPermitted(_) | HubError::Full(_) => ErrorKind::NotPermitted,
         HubError::Invalid(_) | HubError::Conflict(_) | HubError::Expired(_) => ErrorKind::Invalid,
         HubError::Blocked(_) => ErrorKind::BlockedByRecipient,
         HubError::Muted(_) => ErrorKind::Muted,

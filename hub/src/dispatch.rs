@@ -1,16 +1,19 @@
 //! Answers one request of a logged-in session: calls the hub and renders the answer frame.
 
+use crate::error::HubError;
 use crate::hub::{Hub, SendRequest};
 use crate::protocol::{event_value, Request, ServerFrame};
+use crate::receipts::ReadUpTo;
 use crate::registry::SessionId;
 use crate::store::UserInfo;
+use parley_engine::model::{ConversationId, ConversationKind};
 use serde_json::{json, Value};
 
 /// The answer frame for `kind` with `body`, or the error frame.
-fn reply<T>(
+pub(crate) fn reply<T>(
     req: Option<String>,
     kind: &'static str,
-    result: Result<T, crate::error::HubError>,
+    result: Result<T, HubError>,
     body: impl FnOnce(T) -> Value,
 ) -> ServerFrame {
     match result {
@@ -19,7 +22,7 @@ fn reply<T>(
     }
 }
 
-fn ok(req: Option<String>, result: Result<(), crate::error::HubError>) -> ServerFrame {
+pub(crate) fn ok(req: Option<String>, result: Result<(), HubError>) -> ServerFrame {
     reply(req, "ok", result, |()| json!({}))
 }
 
@@ -130,5 +133,49 @@ pub(crate) async fn answer(
         }
         Request::Block { user } => ok(req, hub.set_blocked(me, &user, true).await),
         Request::Unblock { user } => ok(req, hub.set_blocked(me, &user, false).await),
+        Request::Recall { message } => ok(req, hub.recall(me, &message).await),
+        Request::DeleteMessage { message } => ok(req, hub.delete_for_self(me, &message).await),
+        Request::MarkRead {
+            conversation,
+            up_to_seq,
+        } => ok(
+            req,
+            hub.mark_read(me, &conversation, ReadUpTo::Seq(up_to_seq))
+                .await,
+        ),
+        Request::ReadBy { message } => {
+            reply(req, "read_by", hub.read_by(me, &message).await, |r| {
+                json!(r)
+            })
+        }
+        Request::Delivered {
+            conversation,
+            messages,
+        } => ok(req, delivered(hub, me, &conversation, messages).await),
+        Request::Typing { to, typing } => ok(req, hub.typing(me, &to, typing).await),
+        Request::SetConversation {
+            conversation,
+            pinned,
+            muted,
+        } => ok(
+            req,
+            hub.set_conversation(me, &conversation, pinned, muted).await,
+        ),
+        request => crate::dispatch_groups::answer(hub, me, req, request).await,
     }
+}
+
+/// Delivery receipts are for direct conversations.
+async fn delivered(
+    hub: &Hub,
+    me: &str,
+    conversation: &ConversationId,
+    messages: Vec<String>,
+) -> Result<(), HubError> {
+    if conversation.kind != ConversationKind::Direct {
+        return Err(HubError::Invalid(
+            "delivery receipts are for direct conversations".into(),
+        ));
+    }
+    hub.delivered(me, &conversation.id, messages).await
 }

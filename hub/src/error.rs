@@ -22,6 +22,9 @@ pub enum HubError {
     /// The sender is muted in the group (or the whole group is muted).
     #[error("{0}")]
     Muted(String),
+    /// The group has no room for more members.
+    #[error("{0}")]
+    Full(String),
     /// A recall after the recall window.
     #[error("{0}")]
     RecallWindowExceeded(String),
@@ -49,6 +52,7 @@ impl HubError {
             HubError::Conflict(_) => "conflict",
             HubError::Blocked(_) => "blocked",
             HubError::Muted(_) => "muted",
+            HubError::Full(_) => "group_full",
             HubError::RecallWindowExceeded(_) => "recall_window_exceeded",
             HubError::Expired(_) => "expired",
             HubError::Config(_)

@@ -87,7 +87,7 @@ fn check_text(field: &str, text: Option<String>) -> Result<Option<String>, HubEr
     }
 }
 
-async fn require_user(conn: &mut SqliteConnection, user: &str) -> Result<(), HubError> {
+pub(crate) async fn require_user(conn: &mut SqliteConnection, user: &str) -> Result<(), HubError> {
     match crate::store::user_in(conn, user).await? {
         Some(_) => Ok(()),
         None => Err(HubError::NotFound(format!("no hub user {user:?}"))),

@@ -4,9 +4,7 @@
 use crate::clock::Clock;
 use crate::config::HubConfig;
 use crate::error::HubError;
-use crate::ids::{
-    check_id, direct_key, new_client_id, new_message_id, new_token, MAX_CLIENT_ID_LEN,
-};
+use crate::ids::{check_id, new_client_id, new_message_id, new_token, MAX_CLIENT_ID_LEN};
 use crate::message::{StoredMessage, Target};
 use crate::protocol::ConversationSummary;
 use crate::registry::{Registry, SessionId};
@@ -267,7 +265,9 @@ impl Hub {
                 ))
             }
             ConversationKind::Group => {
-                self.check_group_member(sender, &to.id).await?;
+                let mut conn = self.store().conn().await?;
+                crate::groups::check_speak(&mut conn, &to.id, sender, self.now_ms()).await?;
+                drop(conn);
                 Ok((
                     Target::Group {
                         group: to.id.clone(),
@@ -277,18 +277,6 @@ impl Hub {
             }
             _ => Err(unsupported_kind(to)),
         }
-    }
-
-    async fn check_group_member(&self, user: &str, group: &str) -> Result<String, HubError> {
-        let Some(name) = self.store().group_name(group).await? else {
-            return Err(HubError::NotFound(format!("no hub group {group:?}")));
-        };
-        if !self.store().is_member(group, user).await? {
-            return Err(HubError::NotPermitted(format!(
-                "{user:?} is not a member of group {group:?}"
-            )));
-        }
-        Ok(name)
     }
 
     /// A page of one conversation of `viewer`, oldest first, and whether older messages remain.
@@ -304,23 +292,20 @@ impl Hub {
             Some(0) => return Err(HubError::Invalid("limit must be at least 1".into())),
             Some(n) => n.min(MAX_HISTORY_LIMIT),
         };
-        let (kind, key) = match conversation.kind {
-            ConversationKind::Direct => {
-                if self.store().user(&conversation.id).await?.is_none() {
-                    return Err(HubError::NotFound(format!(
-                        "no hub user {:?}",
-                        conversation.id
-                    )));
-                }
-                ("direct", direct_key(viewer, &conversation.id))
-            }
-            ConversationKind::Group => {
-                self.check_group_member(viewer, &conversation.id).await?;
-                ("group", conversation.id.clone())
-            }
-            _ => return Err(unsupported_kind(conversation)),
-        };
-        let (messages, has_more) = self.store().history(kind, &key, before_seq, limit).await?;
+        let conv =
+            crate::receipts::conv_key(&mut *self.store().conn().await?, viewer, conversation)
+                .await?;
+        let (messages, has_more) = self
+            .store()
+            .history(
+                viewer,
+                conv.kind,
+                &conv.key,
+                conv.from_seq,
+                before_seq,
+                limit,
+            )
+            .await?;
         Ok((
             messages.iter().map(|m| m.view_for(viewer)).collect(),
             has_more,
@@ -328,13 +313,14 @@ impl Hub {
     }
 
     /// The direct conversations `viewer` has messages in and the groups it belongs to,
-    /// each with its last message; the most recently active first.
+    /// each with its last message, unread count, pin and mute; pinned ones first, then
+    /// the most recently active.
     pub(crate) async fn conversations(
         &self,
         viewer: &str,
     ) -> Result<Vec<ConversationSummary>, HubError> {
         let store = self.store();
-        let mut summaries = Vec::new();
+        let mut entries = Vec::new();
         for last in store.last_direct_messages(viewer).await? {
             let conversation = last.conversation_for(viewer);
             let name = store
@@ -342,27 +328,32 @@ impl Hub {
                 .await?
                 .map(|u| u.name)
                 .unwrap_or_else(|| conversation.id.clone());
-            summaries.push((
-                last.seq,
-                ConversationSummary {
-                    conversation,
-                    name,
-                    last_message: Some(last.view_for(viewer)),
-                },
-            ));
+            entries.push((conversation, name, Some(last)));
         }
         for group in store.groups_of(viewer).await? {
-            let last = store.last_group_message(&group.id).await?;
+            let last = store.last_group_message(viewer, &group.id).await?;
+            entries.push((ConversationId::group(&group.id), group.name, last));
+        }
+        let mut conn = store.conn().await?;
+        let mut summaries = Vec::with_capacity(entries.len());
+        for (conversation, name, last) in entries {
+            let conv = crate::receipts::conv_key(&mut conn, viewer, &conversation).await?;
+            let state = crate::store::receipts::state(&mut conn, viewer, &conv).await?;
+            let unread =
+                crate::store::receipts::unread(&mut conn, viewer, &conv, state.read_seq).await?;
             summaries.push((
                 last.as_ref().map(|m| m.seq).unwrap_or(0),
                 ConversationSummary {
-                    conversation: ConversationId::group(&group.id),
-                    name: group.name,
+                    conversation,
+                    name,
                     last_message: last.map(|m| m.view_for(viewer)),
+                    unread,
+                    pinned: state.pinned,
+                    muted: state.muted,
                 },
             ));
         }
-        summaries.sort_by_key(|(seq, _)| std::cmp::Reverse(*seq));
+        summaries.sort_by_key(|(seq, s)| (!s.pinned, std::cmp::Reverse(*seq)));
         Ok(summaries.into_iter().map(|(_, s)| s).collect())
     }
 
@@ -371,7 +362,7 @@ impl Hub {
     }
 }
 
-fn unsupported_kind(conversation: &ConversationId) -> HubError {
+pub(crate) fn unsupported_kind(conversation: &ConversationId) -> HubError {
     HubError::Invalid(format!(
         "the hub has direct and group conversations only, not {conversation}"
     ))

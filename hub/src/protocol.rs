@@ -4,6 +4,7 @@
 use crate::error::HubError;
 use crate::events::StoredEvent;
 use crate::friends::SettingsPatch;
+use crate::groups::{GroupSettingsPatch, NewGroup};
 use crate::store::{GroupInfo, UserInfo};
 use parley_engine::model::{Content, ConversationId, Event, Message, MessageRef};
 use serde::{Deserialize, Serialize};
@@ -28,6 +29,31 @@ pub(crate) const REQUEST_TYPES: &[&str] = &[
     "set_friend_alias",
     "block",
     "unblock",
+    "create_group",
+    "group_info",
+    "set_group_info",
+    "set_group_settings",
+    "set_announcement",
+    "invite",
+    "join_group",
+    "answer_join_request",
+    "answer_invitation",
+    "group_requests",
+    "kick",
+    "leave_group",
+    "dismiss",
+    "transfer_owner",
+    "set_admin",
+    "mute",
+    "unmute",
+    "mute_all",
+    "recall",
+    "delete_message",
+    "mark_read",
+    "read_by",
+    "delivered",
+    "typing",
+    "set_conversation",
 ];
 
 /// A client request, without its `type` (the variant) and `req` (kept apart so that even a
@@ -93,6 +119,105 @@ pub(crate) enum Request {
     },
     Unblock {
         user: String,
+    },
+    CreateGroup(NewGroup),
+    GroupInfo {
+        group: String,
+    },
+    SetGroupInfo {
+        group: String,
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        avatar_url: Option<String>,
+        #[serde(default)]
+        description: Option<String>,
+        #[serde(default)]
+        ext: Option<Value>,
+    },
+    SetGroupSettings(GroupSettingsPatch),
+    SetAnnouncement {
+        group: String,
+        text: String,
+    },
+    Invite {
+        group: String,
+        users: Vec<String>,
+    },
+    JoinGroup {
+        group: String,
+        #[serde(default)]
+        message: Option<String>,
+    },
+    AnswerJoinRequest {
+        request: String,
+        accept: bool,
+    },
+    AnswerInvitation {
+        request: String,
+        accept: bool,
+    },
+    GroupRequests {},
+    Kick {
+        group: String,
+        users: Vec<String>,
+    },
+    LeaveGroup {
+        group: String,
+    },
+    Dismiss {
+        group: String,
+    },
+    TransferOwner {
+        group: String,
+        user: String,
+    },
+    SetAdmin {
+        group: String,
+        user: String,
+        admin: bool,
+    },
+    Mute {
+        group: String,
+        user: String,
+        seconds: u64,
+    },
+    Unmute {
+        group: String,
+        user: String,
+    },
+    MuteAll {
+        group: String,
+        muted: bool,
+    },
+    Recall {
+        message: String,
+    },
+    DeleteMessage {
+        message: String,
+    },
+    MarkRead {
+        conversation: ConversationId,
+        #[serde(default)]
+        up_to_seq: Option<u64>,
+    },
+    ReadBy {
+        message: String,
+    },
+    Delivered {
+        conversation: ConversationId,
+        messages: Vec<String>,
+    },
+    Typing {
+        to: String,
+        typing: bool,
+    },
+    SetConversation {
+        conversation: ConversationId,
+        #[serde(default)]
+        pinned: Option<bool>,
+        #[serde(default)]
+        muted: Option<bool>,
     },
 }
 
@@ -226,6 +351,11 @@ pub(crate) struct ConversationSummary {
     /// The peer's or the group's display name.
     pub name: String,
     pub last_message: Option<Message>,
+    /// Messages of others after the user's read mark.
+    pub unread: u32,
+    pub pinned: bool,
+    /// The user muted notifications of this conversation.
+    pub muted: bool,
 }
 
 /// A frame the server sends.

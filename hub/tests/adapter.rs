@@ -233,15 +233,16 @@ async fn execute_send_reaches_a_websocket_client_once_per_idempotency_key() {
     let recall = OutboundCommand {
         connection: "hub".into(),
         idempotency_key: "r1".into(),
-        command: Command::Typing {
-            to: "alice".into(),
-            typing: true,
+        command: Command::Edit {
+            conversation: ConversationId::direct("alice"),
+            message: parley_engine::model::MessageRef::new("m1"),
+            content: parley_engine::model::Content::text("edited"),
         },
     };
     match adapter.execute(recall).await {
         CommandResult::Failed(e) => {
             assert_eq!(e.kind, ErrorKind::Unsupported);
-            assert_eq!(e.message, "the hub does not support typing yet");
+            assert_eq!(e.message, "the hub does not support edit yet");
         }
         other => panic!("{other:?}"),
     }

@@ -8,7 +8,7 @@ use crate::message::{StoredMessage, Target};
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
-const COLUMNS: &str =
+pub(super) const COLUMNS: &str =
     "seq, id, conv_kind, conv_key, sender, recipient, client_id, content, reply_to, extra, time_ms";
 
 /// A message to store; `seq` is assigned by the insert.
@@ -29,7 +29,15 @@ fn decode_json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> Resu
     })
 }
 
-fn message_from_row(row: &SqliteRow) -> Result<StoredMessage, HubError> {
+/// Shown to user `?N`: not recalled, not deleted by that user for themselves.
+pub(super) fn shown_to(n: u8) -> String {
+    format!(
+        "messages.recalled_ms IS NULL AND NOT EXISTS (SELECT 1 FROM message_hidden h
+         WHERE h.message_seq = messages.seq AND h.user_id = ?{n})"
+    )
+}
+
+pub(super) fn message_from_row(row: &SqliteRow) -> Result<StoredMessage, HubError> {
     let kind: String = row.get("conv_kind");
     let target = if kind == "group" {
         Target::Group {
@@ -127,12 +135,14 @@ impl Store {
         }
     }
 
-    /// Up to `limit` messages of one conversation before `before_seq` (None = the latest),
-    /// oldest first, and whether older ones remain.
+    /// Up to `limit` messages of one conversation shown to `viewer`, after `after_seq` and
+    /// before `before_seq` (None = the latest), oldest first, and whether older ones remain.
     pub async fn history(
         &self,
+        viewer: &str,
         conv_kind: &str,
         conv_key: &str,
+        after_seq: u64,
         before_seq: Option<u64>,
         limit: u32,
     ) -> Result<(Vec<StoredMessage>, bool), HubError> {
@@ -140,11 +150,14 @@ impl Store {
             .map(|s| s.min(i64::MAX as u64) as i64)
             .unwrap_or(i64::MAX);
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM messages WHERE conv_kind = ? AND conv_key = ? AND seq < ?
-             ORDER BY seq DESC LIMIT ?"
+            "SELECT {COLUMNS} FROM messages WHERE conv_kind = ?2 AND conv_key = ?3 AND seq > ?4
+             AND seq < ?5 AND {} ORDER BY seq DESC LIMIT ?6",
+            shown_to(1)
         ))
+        .bind(viewer)
         .bind(conv_kind)
         .bind(conv_key)
+        .bind(after_seq.min(i64::MAX as u64) as i64)
         .bind(before)
         .bind(i64::from(limit) + 1)
         .fetch_all(&self.pool)
@@ -168,8 +181,10 @@ impl Store {
             "SELECT {COLUMNS} FROM messages
              WHERE seq > ?1 AND (
                  (conv_kind = 'direct' AND (sender = ?2 OR recipient = ?2))
-                 OR (conv_kind = 'group' AND conv_key IN (SELECT group_id FROM group_members WHERE user_id = ?2)))
-             ORDER BY seq LIMIT ?3"
+                 OR (conv_kind = 'group' AND EXISTS (SELECT 1 FROM group_members m
+                     WHERE m.group_id = conv_key AND m.user_id = ?2 AND seq > m.history_from_seq)))
+             AND {} ORDER BY seq LIMIT ?3",
+            shown_to(2)
         ))
         .bind(after.min(i64::MAX as u64) as i64)
         .bind(user)
@@ -192,9 +207,10 @@ impl Store {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM messages WHERE seq IN (
                  SELECT MAX(seq) FROM messages
-                 WHERE conv_kind = 'direct' AND (sender = ?1 OR recipient = ?1)
+                 WHERE conv_kind = 'direct' AND (sender = ?1 OR recipient = ?1) AND {}
                  GROUP BY conv_key)
-             ORDER BY seq DESC"
+             ORDER BY seq DESC",
+            shown_to(1)
         ))
         .bind(user)
         .fetch_all(&self.pool)
@@ -202,11 +218,20 @@ impl Store {
         messages_from_rows(&rows)
     }
 
-    /// The last message of a group, if it has any.
-    pub async fn last_group_message(&self, group: &str) -> Result<Option<StoredMessage>, HubError> {
+    /// The last message of a group shown to `viewer`, if it has any.
+    pub async fn last_group_message(
+        &self,
+        viewer: &str,
+        group: &str,
+    ) -> Result<Option<StoredMessage>, HubError> {
         let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM messages WHERE conv_kind = 'group' AND conv_key = ? ORDER BY seq DESC LIMIT 1"
+            "SELECT {COLUMNS} FROM messages WHERE conv_kind = 'group' AND conv_key = ?2
+             AND seq > (SELECT COALESCE(MAX(history_from_seq), 0) FROM group_members
+                        WHERE group_id = ?2 AND user_id = ?1)
+             AND {} ORDER BY seq DESC LIMIT 1",
+            shown_to(1)
         ))
+        .bind(viewer)
         .bind(group)
         .fetch_optional(&self.pool)
         .await?;
@@ -304,19 +329,25 @@ mod tests {
             .unwrap();
 
         let key = direct_key("alice", "bot");
-        let (page, more) = store.history("direct", &key, None, 2).await.unwrap();
+        let (page, more) = store
+            .history("alice", "direct", &key, 0, None, 2)
+            .await
+            .unwrap();
         assert_eq!((texts(&page), more), (vec!["m3".into(), "m4".into()], true));
         let (page, more) = store
-            .history("direct", &key, Some(page[0].seq), 2)
+            .history("alice", "direct", &key, 0, Some(page[0].seq), 2)
             .await
             .unwrap();
         assert_eq!((texts(&page), more), (vec!["m1".into(), "m2".into()], true));
         let (page, more) = store
-            .history("direct", &key, Some(page[0].seq), 2)
+            .history("alice", "direct", &key, 0, Some(page[0].seq), 2)
             .await
             .unwrap();
         assert_eq!((texts(&page), more), (vec!["m0".into()], false));
-        let (page, more) = store.history("direct", &key, None, 5).await.unwrap();
+        let (page, more) = store
+            .history("alice", "direct", &key, 0, None, 5)
+            .await
+            .unwrap();
         assert_eq!((page.len(), more), (5, false));
     }
 
@@ -370,6 +401,9 @@ mod tests {
             .unwrap();
         let last = store.last_direct_messages("alice").await.unwrap();
         assert_eq!(texts(&last), vec!["a2", "b1"]);
-        assert_eq!(store.last_group_message("lobby").await.unwrap(), None);
+        assert_eq!(
+            store.last_group_message("alice", "lobby").await.unwrap(),
+            None
+        );
     }
 }

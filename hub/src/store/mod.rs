@@ -2,14 +2,17 @@
 
 mod events;
 pub(crate) mod friends;
-mod groups;
+pub(crate) mod group_requests;
+pub(crate) mod groups;
 mod messages;
+pub(crate) mod recall;
+pub(crate) mod receipts;
 mod seed;
 mod users;
 
 pub(crate) use events::insert_events;
 
-pub use groups::{GroupInfo, MemberInfo};
+pub use groups::{GroupInfo, GroupKind, InfoPolicy, JoinPolicy, MemberInfo, Role};
 pub(crate) use users::user_in;
 pub use users::UserInfo;
 

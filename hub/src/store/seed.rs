@@ -213,6 +213,7 @@ mod tests {
         let roles: Vec<_> = lobby
             .members
             .iter()
+            .flatten()
             .map(|m| (m.id.as_str(), m.role.as_str()))
             .collect();
         assert_eq!(lobby.owner, "bob");
