@@ -2,11 +2,13 @@
 
 mod admin;
 mod app;
+mod check;
 mod client;
 mod config;
 mod hub_client;
 mod jobs_cli;
 mod run;
+mod transcript;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -43,8 +45,12 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
-    /// Compile every bot script and report errors with file:line:col.
-    Check,
+    /// Compile bot scripts (files or folders; default: the bots folder) and report errors
+    /// as file:line:col.
+    Check { paths: Vec<PathBuf> },
+    /// Run transcripts (files or folders of *.txt; default: transcripts/ in the bots
+    /// folder) against an in-process Parley.
+    Test { paths: Vec<PathBuf> },
     /// Chat with the bots interactively as a hub user.
     Chat {
         #[command(flatten)]
@@ -106,7 +112,8 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Run { bind, data_dir } => run::run(&cli.config, bind, data_dir),
-        Command::Check => run::check(&cli.config),
+        Command::Check { paths } => check::check(&cli.config, &paths),
+        Command::Test { paths } => transcript::test(&cli.config, &paths),
         Command::Chat { login } => client::chat(&cli.config, login),
         Command::Call {
             login,

@@ -1,4 +1,4 @@
-//! `parley run` and `parley check`.
+//! `parley run`.
 
 use crate::app;
 use crate::config::Config;
@@ -26,22 +26,6 @@ pub fn run(config_path: &Path, bind: Option<String>, data_dir: Option<PathBuf>) 
         tracing::info!("stopped");
         Ok(())
     })
-}
-
-pub fn check(config_path: &Path) -> Result<()> {
-    let (config, _) = Config::load(config_path)?;
-    let (runtime, errors) = app::load_bots(&config);
-    for bot in runtime.bots() {
-        println!("ok    {} ({})", bot.file.display(), bot.handlers.join(", "));
-    }
-    for e in &errors {
-        println!("error {e}");
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        anyhow::bail!("{} script(s) do not compile", errors.len())
-    }
 }
 
 fn init_logging(json: bool) {
