@@ -12,7 +12,7 @@ use crate::registry::{Pushed, SessionId};
 use futures_util::future::BoxFuture;
 use parley_engine::adapter::{Adapter, AdapterError, Intake, IntakeError};
 use parley_engine::model::{
-    CommandResult, ConnectionId, Envelope, Event, EventId, OutboundCommand,
+    CommandResult, ConnectionId, ConnectionState, Envelope, Event, EventId, OutboundCommand,
 };
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -180,6 +180,20 @@ struct Feed {
 impl Feed {
     async fn run(mut self, mut live: mpsc::Receiver<Pushed>) {
         if self.catch_up().await.is_err() {
+            return;
+        }
+        // Caught up and following live: the bots' on_start / on_connection run now.
+        let now = self.hub.clock().now_ms();
+        let connected = Envelope {
+            id: EventId(format!("connected:{now}")),
+            connection: self.connection.clone(),
+            time_ms: now,
+            backlog: false,
+            from_self: false,
+            event: Event::Connection(ConnectionState::Connected),
+            raw: serde_json::Value::Null,
+        };
+        if self.deliver(connected, None).await.is_err() {
             return;
         }
         while let Some(pushed) = live.recv().await {

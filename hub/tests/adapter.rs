@@ -20,11 +20,20 @@ async fn start(t: &TestHub, cursor: Option<&str>) -> (HubAdapter, Delivered) {
     (adapter, delivered)
 }
 
-async fn next(delivered: &mut Delivered) -> (Envelope, Message, String) {
-    let (envelope, cursor) = tokio::time::timeout(PATIENCE, delivered.recv())
+async fn next_envelope(delivered: &mut Delivered) -> (Envelope, Option<String>) {
+    tokio::time::timeout(PATIENCE, delivered.recv())
         .await
         .expect("no envelope in time")
-        .expect("intake closed");
+        .expect("intake closed")
+}
+
+/// The next message, passing over the `connected` mark the adapter sends once caught up.
+async fn next(delivered: &mut Delivered) -> (Envelope, Message, String) {
+    let (mut envelope, mut cursor) = next_envelope(delivered).await;
+    if matches!(envelope.event, Event::Connection(_)) {
+        assert_eq!(cursor, None, "the connected mark moves no cursor");
+        (envelope, cursor) = next_envelope(delivered).await;
+    }
     let Event::Message(message) = envelope.event.clone() else {
         panic!("not a message: {envelope:?}")
     };
@@ -247,4 +256,18 @@ async fn execute_send_reaches_a_websocket_client_once_per_idempotency_key() {
         other => panic!("{other:?}"),
     }
     t.stop().await;
+}
+
+#[actix_web::test]
+async fn the_adapter_reports_connected_once_caught_up() {
+    let t = TestHub::start(None).await;
+    let (adapter, mut delivered) = start(&t, None).await;
+    let (envelope, cursor) = next_envelope(&mut delivered).await;
+    assert_eq!(
+        envelope.event,
+        Event::Connection(parley_engine::model::ConnectionState::Connected)
+    );
+    assert!(envelope.id.as_str().starts_with("connected:"));
+    assert_eq!(cursor, None);
+    adapter.stop().await;
 }
