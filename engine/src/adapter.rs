@@ -152,3 +152,31 @@ impl Intake {
         )
     }
 }
+
+/// An intake that does not keep the connection's intake open: the outbox holds one to
+/// report command results, and shutdown must not wait for it.
+#[derive(Clone)]
+pub(crate) struct WeakIntake {
+    connection: ConnectionId,
+    tx: mpsc::WeakSender<IntakeItem>,
+}
+
+impl Intake {
+    pub(crate) fn downgrade(&self) -> WeakIntake {
+        WeakIntake {
+            connection: self.connection.clone(),
+            tx: self.tx.downgrade(),
+        }
+    }
+}
+
+impl WeakIntake {
+    /// The intake, unless the connection's intake is already closed.
+    pub(crate) fn upgrade(&self) -> Option<Intake> {
+        Some(Intake {
+            connection: self.connection.clone(),
+            tx: self.tx.upgrade()?,
+            interceptor: None,
+        })
+    }
+}

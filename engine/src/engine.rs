@@ -191,14 +191,6 @@ impl Engine {
         };
         for (id, adapter) in adapters {
             let outbox = outboxes[&id].clone();
-            let worker = tokio::spawn(outbox::run(
-                id.clone(),
-                store.clone(),
-                adapter.clone(),
-                outbox.clone(),
-                config.retry.clone(),
-                gates[&id].clone(),
-            ));
             let (tx, rx) = mpsc::channel(config.intake_capacity.max(1));
             let (stopped_tx, intake_stopped) = oneshot::channel();
             let actor_id = id.clone();
@@ -212,6 +204,15 @@ impl Engine {
                 tx,
                 interceptor: Some(interceptor.clone()),
             };
+            let worker = tokio::spawn(outbox::run(
+                id.clone(),
+                store.clone(),
+                adapter.clone(),
+                outbox.clone(),
+                config.retry.clone(),
+                gates[&id].clone(),
+                intake.downgrade(),
+            ));
             let cursor = store.cursor(&id).await?;
             let started = adapter.start(intake.clone(), cursor).await;
             engine.connections.push(ConnectionRuntime {

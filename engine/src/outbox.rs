@@ -6,7 +6,10 @@
 //! outbox back slows the bots feeding it instead of growing the backlog without end.
 
 use crate::adapter::Adapter;
-use crate::model::{Command, CommandResult, ConnectionId, ConversationId};
+use crate::adapter::WeakIntake;
+use crate::model::{
+    Command, CommandResult, ConnectionId, ConversationId, Envelope, Event, EventId,
+};
 use crate::ratelimit::SendGate;
 use crate::store::{OutboxEntry, Store};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -163,7 +166,17 @@ pub(crate) async fn run(
     handle: OutboxHandle,
     retry: RetryPolicy,
     gate: Arc<SendGate>,
+    results: WeakIntake,
 ) {
+    let sender = Arc::new(Sender {
+        connection: connection.clone(),
+        store: store.clone(),
+        adapter,
+        retry,
+        handle: handle.clone(),
+        gate,
+        results,
+    });
     let mut lanes = Lanes {
         busy: HashSet::new(),
         waiting: HashMap::new(),
@@ -210,27 +223,8 @@ pub(crate) async fn run(
                 lanes.waiting.remove(&key);
             }
             lanes.busy.insert(key.clone());
-            let (connection, store, adapter, retry, handle, gate) = (
-                connection.clone(),
-                store.clone(),
-                adapter.clone(),
-                retry.clone(),
-                handle.clone(),
-                gate.clone(),
-            );
-            in_flight.spawn(async move {
-                let sent = send_one(
-                    &connection,
-                    &store,
-                    adapter.as_ref(),
-                    &entry,
-                    &retry,
-                    &handle,
-                    &gate,
-                )
-                .await;
-                (key, sent)
-            });
+            let sender = sender.clone();
+            in_flight.spawn(async move { (key, sender.send_one(&entry).await) });
         }
         if in_flight.is_empty() {
             if let Ok(n) = store.pending_count(&connection).await {
@@ -265,6 +259,35 @@ pub(crate) async fn run(
     }
 }
 
+/// Hands a bot's command result back to the conversation it came from, as an event
+/// (`on_command_result`), without holding up the outbox: the intake may be waiting for
+/// that very conversation, which may be waiting for room in this outbox.
+fn report(results: &WeakIntake, entry: &OutboxEntry, result: CommandResult) {
+    let (Some(conversation), Some(intake)) = (entry.origin.clone(), results.upgrade()) else {
+        return;
+    };
+    let key = entry.command.idempotency_key.clone();
+    let envelope = Envelope {
+        id: EventId(format!("result:{key}")),
+        connection: entry.command.connection.clone(),
+        time_ms: crate::store::now_ms(),
+        backlog: false,
+        from_self: false,
+        event: Event::CommandResult {
+            conversation,
+            key,
+            command: entry.command.command.name().to_string(),
+            result,
+        },
+        raw: serde_json::Value::Null,
+    };
+    tokio::spawn(async move {
+        if let Err(e) = intake.deliver(envelope, None).await {
+            tracing::debug!(error = %e, "a command result was not reported (shutting down)");
+        }
+    });
+}
+
 /// Commands with the same key are sent in order; different keys may overtake each other.
 fn order_key(command: &Command) -> String {
     match command {
@@ -292,46 +315,55 @@ fn order_key(command: &Command) -> String {
     }
 }
 
-/// Sends one command until it gets a final answer. Returns false if the outbox is closing
-/// while the command still fails transiently.
-async fn send_one(
-    connection: &ConnectionId,
-    store: &Store,
-    adapter: &dyn Adapter,
-    entry: &OutboxEntry,
-    retry: &RetryPolicy,
-    handle: &OutboxHandle,
-    gate: &SendGate,
-) -> bool {
-    let mut attempt = entry.attempts.max(0) as u32;
-    loop {
-        gate.acquire(entry.command.command.name()).await;
-        let result = adapter.execute(entry.command.clone()).await;
-        attempt += 1;
-        let transient = match &result {
-            CommandResult::Failed(e) if e.kind.is_transient() && attempt < retry.max_attempts => {
-                Some(e.retry_after_ms)
+/// What sending one command needs; shared by the lanes of one connection.
+struct Sender {
+    connection: ConnectionId,
+    store: Store,
+    adapter: Arc<dyn Adapter>,
+    retry: RetryPolicy,
+    handle: OutboxHandle,
+    gate: Arc<SendGate>,
+    results: WeakIntake,
+}
+
+impl Sender {
+    /// Sends one command until it gets a final answer. Returns false if the outbox is
+    /// closing while the command still fails transiently.
+    async fn send_one(&self, entry: &OutboxEntry) -> bool {
+        let connection = &self.connection;
+        let mut attempt = entry.attempts.max(0) as u32;
+        loop {
+            self.gate.acquire(entry.command.command.name()).await;
+            let result = self.adapter.execute(entry.command.clone()).await;
+            attempt += 1;
+            let transient = match &result {
+                CommandResult::Failed(e)
+                    if e.kind.is_transient() && attempt < self.retry.max_attempts =>
+                {
+                    Some(e.retry_after_ms)
+                }
+                _ => None,
+            };
+            let Some(retry_after) = transient else {
+                if let CommandResult::Failed(e) = &result {
+                    tracing::warn!(connection = %connection, command = entry.command.command.name(), key = %entry.command.idempotency_key, error = %e, "command failed");
+                }
+                if let Err(e) = self.store.finish_command(entry.id, &result).await {
+                    tracing::error!(connection = %connection, error = %e, "cannot record a command's result; it may be sent again (same idempotency key)");
+                }
+                report(&self.results, entry, result);
+                return true;
+            };
+            if let Err(e) = self.store.count_attempt(entry.id, &result).await {
+                tracing::error!(connection = %connection, error = %e, "cannot count a failed attempt");
             }
-            _ => None,
-        };
-        let Some(retry_after) = transient else {
-            if let CommandResult::Failed(e) = &result {
-                tracing::warn!(connection = %connection, command = entry.command.command.name(), key = %entry.command.idempotency_key, error = %e, "command failed");
+            if self.handle.closing() {
+                return false;
             }
-            if let Err(e) = store.finish_command(entry.id, &result).await {
-                tracing::error!(connection = %connection, error = %e, "cannot record a command's result; it may be sent again (same idempotency key)");
-            }
-            return true;
-        };
-        if let Err(e) = store.count_attempt(entry.id, &result).await {
-            tracing::error!(connection = %connection, error = %e, "cannot count a failed attempt");
+            let wait = self.retry.backoff(attempt - 1, retry_after);
+            tracing::info!(connection = %connection, command = entry.command.command.name(), attempt, wait_ms = wait.as_millis() as u64, "transient failure; retrying");
+            tokio::time::sleep(wait).await;
         }
-        if handle.closing() {
-            return false;
-        }
-        let wait = retry.backoff(attempt - 1, retry_after);
-        tracing::info!(connection = %connection, command = entry.command.command.name(), attempt, wait_ms = wait.as_millis() as u64, "transient failure; retrying");
-        tokio::time::sleep(wait).await;
     }
 }
 

@@ -282,11 +282,18 @@ async fn an_idle_actor_stops_and_comes_back_with_its_state() {
     engine.shutdown().await;
 }
 
-/// A handler that answers every message with one send.
+/// A handler that answers every message with one send (and ignores the results of its
+/// sends, which come back as events).
 fn replying_handler(counter: Counter) -> FnHandler {
     FnHandler(Box::new(move |env, state| {
         let counter = counter.clone();
         async move {
+            if !matches!(env.event, Event::Message(_)) {
+                return parley_engine::handler::Handled {
+                    state,
+                    commands: vec![],
+                };
+            }
             counter.bump();
             let command = Command::Send {
                 to: env.route(),
@@ -478,4 +485,81 @@ async fn the_outbox_retries_transient_failures_records_final_ones_and_resends_af
         Some(CommandResult::Failed(e)) => assert_eq!(e.kind, ErrorKind::NotFound),
         other => panic!("unexpected result {other:?}"),
     }
+}
+
+#[actix_rt::test]
+async fn command_results_come_back_to_the_conversation_that_sent_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("p.db")).await.unwrap();
+    let adapter = RecordingAdapter::new();
+    *adapter.scripted.lock().unwrap() = vec![CommandResult::Failed(CommandError::new(
+        ErrorKind::NotPermitted,
+        "muted in this group",
+    ))];
+    let results: Arc<Mutex<Vec<(ConversationId, String, CommandResult)>>> = Arc::default();
+    let counter = Counter::new();
+    let handler = {
+        let (results, counter) = (results.clone(), counter.clone());
+        FnHandler(Box::new(move |env, state| {
+            let (results, counter) = (results.clone(), counter.clone());
+            async move {
+                let mut commands = vec![];
+                match &env.event {
+                    Event::Message(m) => commands.push(Command::Send {
+                        to: m.conversation.clone(),
+                        content: Content::text("hi"),
+                        reply_to: None,
+                        options: SendOptions::default(),
+                        as_user: None,
+                    }),
+                    Event::CommandResult {
+                        conversation,
+                        key,
+                        result,
+                        ..
+                    } => {
+                        results.lock().unwrap().push((
+                            conversation.clone(),
+                            key.clone(),
+                            result.clone(),
+                        ));
+                        counter.bump();
+                    }
+                    _ => {}
+                }
+                parley_engine::handler::Handled { state, commands }
+            }
+            .boxed()
+        }))
+    };
+    let engine = Engine::start(
+        config(4, Duration::from_secs(60)),
+        store,
+        Arc::new(handler),
+        vec![(conn(), adapter.clone())],
+    )
+    .await
+    .unwrap();
+    let intake = engine.intake(&conn()).unwrap();
+    intake
+        .deliver(text_event("m1", ConversationId::group("g"), "1"), None)
+        .await
+        .unwrap();
+    intake
+        .deliver(text_event("m2", ConversationId::direct("bob"), "2"), None)
+        .await
+        .unwrap();
+    counter.wait_for(2).await;
+    drop(intake);
+    engine.shutdown().await;
+    let mut results = results.lock().unwrap().clone();
+    results.sort_by(|a, b| a.1.cmp(&b.1));
+    assert_eq!(results[0].0, ConversationId::group("g"));
+    assert_eq!(results[0].1, "m1#0");
+    assert!(matches!(&results[0].2, CommandResult::Failed(e) if e.kind == ErrorKind::NotPermitted));
+    assert_eq!(results[1].0, ConversationId::direct("bob"));
+    assert!(matches!(
+        &results[1].2,
+        CommandResult::Ok(CommandOutput::Sent { .. })
+    ));
 }

@@ -294,6 +294,15 @@ async fn a_reply_overtakes_a_running_broadcast() {
     let handler = {
         let (platform, queued_at, handled) = (platform.clone(), queued_at.clone(), handled.clone());
         FnHandler(Box::new(move |env, state| {
+            if !matches!(env.event, Event::Message(_)) {
+                return async move {
+                    parley_engine::handler::Handled {
+                        state,
+                        commands: vec![],
+                    }
+                }
+                .boxed();
+            }
             *queued_at.lock().unwrap() = Some(platform.keys().len());
             handled.bump();
             let reply = Command::Send {

@@ -59,6 +59,15 @@ async fn a_slow_conversation_does_not_block_the_others() {
         count: watch::channel(0).0,
     });
     let handler = FnHandler(Box::new(|env, state| {
+        if !matches!(env.event, Event::Message(_)) {
+            return async move {
+                parley_engine::handler::Handled {
+                    state,
+                    commands: vec![],
+                }
+            }
+            .boxed();
+        }
         let reply = Command::Send {
             to: env.route(),
             content: Content::text("ok"),

@@ -1,5 +1,6 @@
 //! Inbound events: everything a bot can react to (DESIGN.md §2, reference README §2 and §6).
 
+use crate::model::command::CommandResult;
 use crate::model::content::Content;
 use crate::model::ids::{
     ConnectionId, ConversationId, EventId, GroupId, MessageRef, RequestId, ScheduleId, UserId,
@@ -129,6 +130,15 @@ pub enum Event {
         user: UserId,
     },
     Connection(ConnectionState),
+    /// The platform's answer to a command a bot sent from this conversation.
+    CommandResult {
+        conversation: ConversationId,
+        /// The command's idempotency key (`<event id>#<index>`).
+        key: String,
+        /// The command's name (`send`, `kick`, ...).
+        command: String,
+        result: CommandResult,
+    },
     Tick {
         schedule: ScheduleId,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -161,6 +171,7 @@ impl Event {
             Event::Presence { .. } => "on_presence",
             Event::ProfileChanged { .. } => "on_profile_changed",
             Event::Connection(_) => "on_connection",
+            Event::CommandResult { .. } => "on_command_result",
             Event::Tick { .. } => "on_tick",
         }
     }
@@ -174,7 +185,8 @@ impl Event {
             Event::Recalled { conversation, .. }
             | Event::ReadReceipt { conversation, .. }
             | Event::DeliveryReceipt { conversation, .. }
-            | Event::Typing { conversation, .. } => conversation.clone(),
+            | Event::Typing { conversation, .. }
+            | Event::CommandResult { conversation, .. } => conversation.clone(),
             Event::FriendRequest(r) => ConversationId::direct(r.from.as_str()),
             Event::FriendRequestAnswered { user, .. }
             | Event::FriendAdded { user }

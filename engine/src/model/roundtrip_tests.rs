@@ -194,6 +194,14 @@ fn all_events() -> Vec<Event> {
             user: "alice".into(),
             online: true,
         },
+        Event::CommandResult {
+            conversation: ConversationId::direct("alice"),
+            key: "e1#0".into(),
+            command: "send".into(),
+            result: CommandResult::Ok(CommandOutput::Sent {
+                message: MessageRef::new("m1"),
+            }),
+        },
         Event::ProfileChanged {
             user: "alice".into(),
         },
@@ -456,7 +464,7 @@ fn every_event_kind_round_trips_in_an_envelope() {
     let handlers: BTreeSet<_> = events.iter().map(Event::handler_name).collect();
     assert_eq!(
         handlers.len(),
-        20,
+        21,
         "one sample per event kind: {handlers:?}"
     );
     for (i, event) in events.into_iter().enumerate() {

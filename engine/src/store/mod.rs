@@ -51,6 +51,8 @@ pub struct OutboxEntry {
     pub status: String,
     pub attempts: i64,
     pub result: Option<CommandResult>,
+    /// The conversation whose bots sent it, if a bot did.
+    pub origin: Option<ConversationId>,
 }
 
 /// An accepted event that has not been handled yet.
@@ -268,7 +270,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, command, status, attempts, result FROM outbox \
+            "SELECT id, command, status, attempts, result, origin FROM outbox \
              WHERE connection = ? AND status = 'pending' AND id > ? ORDER BY id LIMIT ?",
         )
         .bind(connection.as_str())
@@ -282,7 +284,7 @@ impl Store {
     /// Every outbox row of a connection, oldest first (for `parley` tooling and tests).
     pub async fn outbox(&self, connection: &ConnectionId) -> Result<Vec<OutboxEntry>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, command, status, attempts, result FROM outbox WHERE connection = ? ORDER BY id",
+            "SELECT id, command, status, attempts, result, origin FROM outbox WHERE connection = ? ORDER BY id",
         )
         .bind(connection.as_str())
         .fetch_all(&self.pool)
@@ -327,6 +329,7 @@ fn outbox_entry(r: &sqlx::sqlite::SqliteRow) -> Result<OutboxEntry, StoreError> 
         status: r.get(2),
         attempts: r.get(3),
         result: result.map(|s| serde_json::from_str(&s)).transpose()?,
+        origin: r.get::<Option<String>, _>(5).and_then(|o| o.parse().ok()),
     })
 }
 

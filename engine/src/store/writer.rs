@@ -260,13 +260,14 @@ async fn apply(conn: &mut SqliteConnection, w: &Write) -> Result<Done, StoreErro
             }
             for cmd in &c.commands {
                 sqlx::query(
-                    "INSERT INTO outbox (connection, idempotency_key, command, created_ms) VALUES (?, ?, ?, ?) \
+                    "INSERT INTO outbox (connection, idempotency_key, command, created_ms, origin) VALUES (?, ?, ?, ?, ?) \
                      ON CONFLICT (connection, idempotency_key) DO NOTHING",
                 )
                 .bind(cmd.connection.as_str())
                 .bind(&cmd.idempotency_key)
                 .bind(serde_json::to_string(cmd)?)
                 .bind(now)
+                .bind(c.inbox_seq.and(c.conversation.as_ref()).map(ToString::to_string))
                 .execute(&mut *conn)
                 .await?;
             }
