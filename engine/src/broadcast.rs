@@ -53,6 +53,7 @@ pub(crate) struct RunnerParts {
     pub gate: Arc<SendGate>,
     pub outbox: OutboxHandle,
     pub retry: RetryPolicy,
+    pub counters: Arc<crate::monitor::Counters>,
 }
 
 /// Starts, controls and reports on broadcast jobs. Cheap to clone.
@@ -296,6 +297,7 @@ async fn send_to(
         let result = parts.adapter.execute(command.clone()).await;
         match result {
             CommandResult::Ok(output) => {
+                parts.counters.event_out();
                 let message_id = match output {
                     CommandOutput::Sent { message } => Some(message.id),
                     _ => None,

@@ -7,6 +7,7 @@ use crate::broadcast::{self, Broadcasts, RunnerParts};
 use crate::handler::EventHandler;
 use crate::intercept::Interceptor;
 use crate::model::ConnectionId;
+use crate::monitor::{ConnectionParts, Counters, EngineMonitor};
 use crate::outbox::{self, OutboxHandle, RetryPolicy};
 use crate::ratelimit::SendGate;
 use crate::scheduler::{self, Schedule};
@@ -88,6 +89,7 @@ struct ConnectionRuntime {
 /// one `#[actix_web::main]` sets up).
 pub struct Engine {
     store: Store,
+    monitor: EngineMonitor,
     broadcasts: Broadcasts,
     broadcast_tasks: Vec<tokio::task::JoinHandle<()>>,
     scheduler: Option<tokio::task::JoinHandle<()>>,
@@ -165,6 +167,19 @@ impl Engine {
         let router = router.start();
 
         let (closing, closing_rx) = watch::channel(false);
+        let counters = Arc::new(Counters::default());
+        let monitor = EngineMonitor::new(
+            adapters
+                .iter()
+                .map(|(id, adapter)| ConnectionParts {
+                    id: id.clone(),
+                    kind: adapter.kind(),
+                    outbox: outboxes[id].clone(),
+                    gate: gates[id].clone(),
+                })
+                .collect(),
+            counters.clone(),
+        );
         let parts = adapters
             .iter()
             .map(|(id, adapter)| RunnerParts {
@@ -173,11 +188,13 @@ impl Engine {
                 gate: gates[id].clone(),
                 outbox: outboxes[id].clone(),
                 retry: config.retry.clone(),
+                counters: counters.clone(),
             })
             .collect();
         let (broadcasts, broadcast_tasks) =
             broadcast::spawn(store.clone(), parts, broadcast_wakes, closing_rx);
         let mut engine = Engine {
+            monitor,
             store: store.clone(),
             broadcasts,
             broadcast_tasks,
@@ -194,10 +211,17 @@ impl Engine {
             let (tx, rx) = mpsc::channel(config.intake_capacity.max(1));
             let (stopped_tx, intake_stopped) = oneshot::channel();
             let actor_id = id.clone();
+            let actor_counters = counters.clone();
             let (actor_store, actor_router) = (store.clone(), router.clone());
             ConnectionActor::create(move |ctx| {
                 ctx.add_stream(ReceiverStream::new(rx).ready_chunks(crate::actors::INTAKE_BATCH));
-                ConnectionActor::new(actor_id, actor_store, actor_router, stopped_tx)
+                ConnectionActor::new(
+                    actor_id,
+                    actor_store,
+                    actor_router,
+                    stopped_tx,
+                    actor_counters,
+                )
             });
             let intake = Intake {
                 connection: id.clone(),
@@ -212,6 +236,7 @@ impl Engine {
                 config.retry.clone(),
                 gates[&id].clone(),
                 intake.downgrade(),
+                counters.clone(),
             ));
             let cursor = store.cursor(&id).await?;
             let started = adapter.start(intake.clone(), cursor).await;
@@ -253,6 +278,11 @@ impl Engine {
         &self.store
     }
 
+    /// Live figures: connections, outbox depths, send-limit waits, traffic.
+    pub fn monitor(&self) -> EngineMonitor {
+        self.monitor.clone()
+    }
+
     /// Starts, controls and reports on broadcast jobs.
     pub fn broadcasts(&self) -> Broadcasts {
         self.broadcasts.clone()
@@ -270,14 +300,6 @@ impl Engine {
             .iter()
             .find(|c| &c.id == connection)
             .and_then(|c| c.intake.clone())
-    }
-
-    /// Unsent commands per connection.
-    pub fn outbox_depths(&self) -> Vec<(ConnectionId, usize)> {
-        self.connections
-            .iter()
-            .map(|c| (c.id.clone(), c.outbox.pending()))
-            .collect()
     }
 
     /// Graceful stop: adapters stop delivering; every event already accepted is handled;

@@ -8,6 +8,7 @@ mod engine;
 pub mod handler;
 pub mod intercept;
 pub mod model;
+pub mod monitor;
 pub mod outbox;
 pub mod ratelimit;
 pub mod scheduler;

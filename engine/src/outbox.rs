@@ -10,6 +10,7 @@ use crate::adapter::WeakIntake;
 use crate::model::{
     Command, CommandResult, ConnectionId, ConversationId, Envelope, Event, EventId,
 };
+use crate::monitor::Counters;
 use crate::ratelimit::SendGate;
 use crate::store::{OutboxEntry, Store};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -167,6 +168,7 @@ pub(crate) async fn run(
     retry: RetryPolicy,
     gate: Arc<SendGate>,
     results: WeakIntake,
+    counters: Arc<Counters>,
 ) {
     let sender = Arc::new(Sender {
         connection: connection.clone(),
@@ -176,6 +178,7 @@ pub(crate) async fn run(
         handle: handle.clone(),
         gate,
         results,
+        counters,
     });
     let mut lanes = Lanes {
         busy: HashSet::new(),
@@ -324,6 +327,7 @@ struct Sender {
     handle: OutboxHandle,
     gate: Arc<SendGate>,
     results: WeakIntake,
+    counters: Arc<Counters>,
 }
 
 impl Sender {
@@ -345,6 +349,9 @@ impl Sender {
                 _ => None,
             };
             let Some(retry_after) = transient else {
+                if matches!(result, CommandResult::Ok(_)) {
+                    self.counters.event_out();
+                }
                 if let CommandResult::Failed(e) = &result {
                     tracing::warn!(connection = %connection, command = entry.command.command.name(), key = %entry.command.idempotency_key, error = %e, "command failed");
                 }

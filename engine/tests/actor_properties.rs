@@ -563,3 +563,39 @@ async fn command_results_come_back_to_the_conversation_that_sent_them() {
         CommandResult::Ok(CommandOutput::Sent { .. })
     ));
 }
+
+#[actix_rt::test]
+async fn the_monitor_counts_traffic_and_shows_each_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("p.db")).await.unwrap();
+    let counter = Counter::new();
+    let adapter = RecordingAdapter::new();
+    let engine = Engine::start(
+        config(4, Duration::from_secs(60)),
+        store,
+        Arc::new(replying_handler(counter.clone())),
+        vec![(conn(), adapter.clone())],
+    )
+    .await
+    .unwrap();
+    let intake = engine.intake(&conn()).unwrap();
+    let env = text_event("m1", ConversationId::direct("alice"), "1");
+    intake.deliver(env.clone(), None).await.unwrap();
+    intake.deliver(env, None).await.unwrap();
+    adapter.wait_executed(1).await;
+    let monitor = engine.monitor();
+    // The duplicate is not counted; the reply's own result may already be back as an event.
+    assert!(
+        (1..=2).contains(&monitor.events_in()),
+        "{}",
+        monitor.events_in()
+    );
+    assert_eq!(monitor.events_out(), 1);
+    let figures = monitor.connections();
+    assert_eq!(
+        (figures[0].id.as_str(), figures[0].kind),
+        ("test", "recording")
+    );
+    drop(intake);
+    engine.shutdown().await;
+}

@@ -5,6 +5,7 @@ use super::router::{dispatch, RouteKey, Router};
 use super::Dispatch;
 use crate::adapter::{Accepted, IntakeError, IntakeItem};
 use crate::model::{ConnectionId, Envelope};
+use crate::monitor::Counters;
 use crate::store::Store;
 use actix::prelude::*;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ pub struct ConnectionActor {
     store: Store,
     router: Addr<Router>,
     stopped: Option<oneshot::Sender<()>>,
+    counters: Arc<Counters>,
 }
 
 impl ConnectionActor {
@@ -26,12 +28,14 @@ impl ConnectionActor {
         store: Store,
         router: Addr<Router>,
         stopped: oneshot::Sender<()>,
+        counters: Arc<Counters>,
     ) -> Self {
         Self {
             id,
             store,
             router,
             stopped: Some(stopped),
+            counters,
         }
     }
 }
@@ -87,7 +91,8 @@ impl Actor for ConnectionActor {
 impl StreamHandler<Vec<IntakeItem>> for ConnectionActor {
     fn handle(&mut self, items: Vec<IntakeItem>, ctx: &mut Context<Self>) {
         let (id, store, router) = (self.id.clone(), self.store.clone(), self.router.clone());
-        ctx.wait(intake(id, store, router, items).into_actor(self));
+        let counters = self.counters.clone();
+        ctx.wait(intake(id, store, router, counters, items).into_actor(self));
     }
 
     fn finished(&mut self, ctx: &mut Context<Self>) {
@@ -95,7 +100,13 @@ impl StreamHandler<Vec<IntakeItem>> for ConnectionActor {
     }
 }
 
-async fn intake(id: ConnectionId, store: Store, router: Addr<Router>, items: Vec<IntakeItem>) {
+async fn intake(
+    id: ConnectionId,
+    store: Store,
+    router: Addr<Router>,
+    counters: Arc<Counters>,
+    items: Vec<IntakeItem>,
+) {
     let cursor = items.iter().rev().find_map(|i| i.cursor.clone());
     let (envelopes, acks): (Vec<Envelope>, Vec<_>) = items
         .into_iter()
@@ -115,6 +126,7 @@ async fn intake(id: ConnectionId, store: Store, router: Addr<Router>, items: Vec
             return;
         }
     };
+    counters.event_in(seqs.iter().filter(|s| s.is_some()).count() as u64);
     for (ack, seq) in acks.into_iter().zip(&seqs) {
         let _ = ack.send(Ok(if seq.is_some() {
             Accepted::New

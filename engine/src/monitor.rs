@@ -1,0 +1,87 @@
+//! Live figures of a running engine, for the dashboard and `/metrics`.
+
+use crate::model::ConnectionId;
+use crate::outbox::OutboxHandle;
+use crate::ratelimit::SendGate;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Traffic counters, bumped where the traffic happens.
+#[derive(Default)]
+pub(crate) struct Counters {
+    events_in: AtomicU64,
+    events_out: AtomicU64,
+}
+
+impl Counters {
+    /// New events accepted by an intake (duplicates excluded).
+    pub(crate) fn event_in(&self, n: u64) {
+        self.events_in.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// A command (or broadcast send) the platform confirmed.
+    pub(crate) fn event_out(&self) {
+        self.events_out.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+pub(crate) struct ConnectionParts {
+    pub id: ConnectionId,
+    pub kind: &'static str,
+    pub outbox: OutboxHandle,
+    pub gate: Arc<SendGate>,
+}
+
+/// One connection's figures.
+#[derive(Clone, Debug)]
+pub struct ConnectionFigure {
+    pub id: ConnectionId,
+    /// The adapter kind (`hub`, `tencent`, ...).
+    pub kind: &'static str,
+    /// Commands not yet answered by the platform.
+    pub outbox_depth: usize,
+    /// Sends that had to wait for a send limit, and how long they waited in all.
+    pub rate_limit_waits: u64,
+    pub rate_limit_waited: Duration,
+}
+
+/// A cheap, shareable view of the engine's figures.
+#[derive(Clone)]
+pub struct EngineMonitor {
+    connections: Arc<Vec<ConnectionParts>>,
+    counters: Arc<Counters>,
+}
+
+impl EngineMonitor {
+    pub(crate) fn new(connections: Vec<ConnectionParts>, counters: Arc<Counters>) -> Self {
+        Self {
+            connections: Arc::new(connections),
+            counters,
+        }
+    }
+
+    pub fn connections(&self) -> Vec<ConnectionFigure> {
+        self.connections
+            .iter()
+            .map(|c| {
+                let (waits, waited) = c.gate.waits();
+                ConnectionFigure {
+                    id: c.id.clone(),
+                    kind: c.kind,
+                    outbox_depth: c.outbox.pending(),
+                    rate_limit_waits: waits,
+                    rate_limit_waited: waited,
+                }
+            })
+            .collect()
+    }
+
+    pub fn events_in(&self) -> u64 {
+        self.counters.events_in.load(Ordering::Relaxed)
+    }
+
+    pub fn events_out(&self) -> u64 {
+        self.counters.events_out.load(Ordering::Relaxed)
+    }
+}
