@@ -228,16 +228,16 @@ impl Engine {
                 tx,
                 interceptor: Some(interceptor.clone()),
             };
-            let worker = tokio::spawn(outbox::run(
-                id.clone(),
-                store.clone(),
-                adapter.clone(),
-                outbox.clone(),
-                config.retry.clone(),
-                gates[&id].clone(),
-                intake.downgrade(),
-                counters.clone(),
-            ));
+            let worker = tokio::spawn(outbox::run(outbox::Sender {
+                connection: id.clone(),
+                store: store.clone(),
+                adapter: adapter.clone(),
+                retry: config.retry.clone(),
+                handle: outbox.clone(),
+                gate: gates[&id].clone(),
+                results: intake.downgrade(),
+                counters: counters.clone(),
+            }));
             let cursor = store.cursor(&id).await?;
             let started = adapter.start(intake.clone(), cursor).await;
             engine.connections.push(ConnectionRuntime {

@@ -160,26 +160,13 @@ struct Lanes {
 /// Runs until closed and empty. Commands for different conversations go out concurrently;
 /// within one conversation (or group) they keep their order: a platform slow to answer
 /// for one conversation does not hold back the others.
-pub(crate) async fn run(
-    connection: ConnectionId,
-    store: Store,
-    adapter: Arc<dyn Adapter>,
-    handle: OutboxHandle,
-    retry: RetryPolicy,
-    gate: Arc<SendGate>,
-    results: WeakIntake,
-    counters: Arc<Counters>,
-) {
-    let sender = Arc::new(Sender {
-        connection: connection.clone(),
-        store: store.clone(),
-        adapter,
-        retry,
-        handle: handle.clone(),
-        gate,
-        results,
-        counters,
-    });
+pub(crate) async fn run(sender: Sender) {
+    let (connection, store, handle) = (
+        sender.connection.clone(),
+        sender.store.clone(),
+        sender.handle.clone(),
+    );
+    let sender = Arc::new(sender);
     let mut lanes = Lanes {
         busy: HashSet::new(),
         waiting: HashMap::new(),
@@ -319,15 +306,16 @@ fn order_key(command: &Command) -> String {
 }
 
 /// What sending one command needs; shared by the lanes of one connection.
-struct Sender {
-    connection: ConnectionId,
-    store: Store,
-    adapter: Arc<dyn Adapter>,
-    retry: RetryPolicy,
-    handle: OutboxHandle,
-    gate: Arc<SendGate>,
-    results: WeakIntake,
-    counters: Arc<Counters>,
+pub(crate) struct Sender {
+    pub connection: ConnectionId,
+    pub store: Store,
+    pub adapter: Arc<dyn Adapter>,
+    pub retry: RetryPolicy,
+    pub handle: OutboxHandle,
+    pub gate: Arc<SendGate>,
+    /// Where command results go back to the bots.
+    pub results: WeakIntake,
+    pub counters: Arc<Counters>,
 }
 
 impl Sender {
