@@ -4,6 +4,7 @@
 
 use crate::admin::{self, AdminState};
 use crate::config::{Config, ConnectionConfig};
+use crate::{console, metrics};
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::{Context, Result};
@@ -14,6 +15,7 @@ use parley_engine::model::ConnectionId;
 use parley_engine::store::Store;
 use parley_engine::Engine;
 use parley_hub::{Hub, HubAdapter};
+use parley_onebot::OneBotAdapter;
 use parley_tencent::TencentAdapter;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -77,6 +79,13 @@ pub async fn start(config: &Config) -> Result<Running> {
                     Arc::new(HubAdapter::new(hub.clone(), id, user.clone())),
                 ));
             }
+            ConnectionConfig::OneBot(o) => {
+                bots.set_self_user(&o.id, &o.self_id.to_string());
+                let adapter =
+                    Arc::new(OneBotAdapter::new(o.clone()).map_err(|e| anyhow::anyhow!("{e}"))?);
+                webhooks.push(Arc::new(adapter.routes()));
+                adapters.push((adapter.connection().clone(), adapter));
+            }
             ConnectionConfig::Tencent(t) => {
                 bots.set_self_user(&t.id, &t.bot);
                 let adapter =
@@ -95,6 +104,7 @@ pub async fn start(config: &Config) -> Result<Running> {
                 .insert(ConnectionId::from(c.id()), limits.to_vec());
         }
     }
+    let console_bots = bots.clone();
     let engine = Engine::start(engine_config, store, Arc::new(bots), adapters).await?;
 
     let admin_token = std::env::var(&config.server.admin_token_env)
@@ -105,17 +115,30 @@ pub async fn start(config: &Config) -> Result<Running> {
     }
     let hub_routes = hub.configure(admin_token.clone());
     let admin_routes = admin::routes(AdminState {
-        token: admin_token,
+        token: admin_token.clone(),
         broadcasts: engine.broadcasts(),
         default_connection: ConnectionId::from(config.connections[0].id()),
     });
     let stats = engine.router_stats();
+    let sources = console::Sources {
+        stats: stats.clone(),
+        bots: console_bots,
+        engine: Arc::new(engine.monitor()),
+    };
+    let console_routes = console::routes(console::ConsoleState {
+        token: admin_token.clone(),
+        sources: sources.clone(),
+        hub: hub.clone(),
+    });
+    let metrics_routes = metrics::routes(sources);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(stats.clone()))
             .route("/healthz", web::get().to(healthz))
             .configure(hub_routes.clone())
             .configure(admin_routes.clone())
+            .configure(console_routes.clone())
+            .configure(metrics_routes.clone())
             .configure(|cfg| {
                 for mount in &webhooks {
                     mount(cfg);

@@ -105,6 +105,9 @@ pub enum ConnectionConfig {
     },
     /// Tencent Cloud IM: callbacks in, REST API v4 out (docs/platforms/tencent.md).
     Tencent(parley_tencent::TencentConfig),
+    /// QQ through a OneBot v11 implementation (docs/platforms/onebot.md).
+    #[serde(rename = "onebot")]
+    OneBot(parley_onebot::OneBotConfig),
 }
 
 impl ConnectionConfig {
@@ -112,13 +115,14 @@ impl ConnectionConfig {
         match self {
             ConnectionConfig::Hub { id, .. } => id,
             ConnectionConfig::Tencent(c) => &c.id,
+            ConnectionConfig::OneBot(c) => &c.id,
         }
     }
 
     /// Limits set in config, replacing the adapter's defaults; `None` keeps the defaults.
     pub fn rate_limits(&self) -> Option<&[RateLimit]> {
         match self {
-            ConnectionConfig::Tencent(_) => None,
+            ConnectionConfig::Tencent(_) | ConnectionConfig::OneBot(_) => None,
             ConnectionConfig::Hub { rate_limits, .. } => {
                 (!rate_limits.is_empty()).then_some(rate_limits.as_slice())
             }
@@ -167,6 +171,18 @@ impl Config {
                 ConnectionConfig::Hub { id, user, .. } => {
                     if !self.hub.users.iter().any(|u| &u.id == user) {
                         bail!("connection `{id}`: hub user `{user}` is not in [[hub.users]]");
+                    }
+                }
+                ConnectionConfig::OneBot(o) => {
+                    let path = o
+                        .path
+                        .clone()
+                        .unwrap_or_else(|| format!("/onebot/{}", o.id));
+                    if !callback_paths.insert(path.clone()) {
+                        bail!(
+                            "connection `{}`: path `{path}` is already used by another connection",
+                            o.id
+                        );
                     }
                 }
                 ConnectionConfig::Tencent(t) => {
@@ -288,6 +304,16 @@ mod tests {
             parse(&format!("{HUB}{tencent}{twice}")).unwrap_err()
         );
         assert!(e.contains("callback_path"), "{e}");
+    }
+
+    #[test]
+    fn onebot_connections_are_read_and_their_paths_checked() {
+        let onebot = "[[connections]]\nkind = \"onebot\"\nid = \"qq\"\nself_id = 10001\n";
+        let c = parse(&format!("{HUB}{onebot}")).unwrap();
+        assert_eq!(c.connections[1].id(), "qq");
+        let clash = "[[connections]]\nkind = \"onebot\"\nid = \"qq2\"\nself_id = 10002\npath = \"/onebot/qq\"\n";
+        let e = format!("{:#}", parse(&format!("{HUB}{onebot}{clash}")).unwrap_err());
+        assert!(e.contains("path `/onebot/qq` is already used"), "{e}");
     }
 
     #[test]

@@ -5,8 +5,10 @@ mod app;
 mod check;
 mod client;
 mod config;
+mod console;
 mod hub_client;
 mod jobs_cli;
+mod metrics;
 mod run;
 mod transcript;
 
