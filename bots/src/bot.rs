@@ -234,7 +234,14 @@ fn new_engine(bot: &str, dir: &Path, options: &BotOptions, standard: &Shared<Mod
         _ => tracing::debug!(bot = %name, "{text}"),
     });
 
-    api::register(&mut engine);
+    api::register(
+        &mut engine,
+        api::HttpPolicy {
+            allowed_hosts: options.http_allowed_hosts.clone(),
+            timeout: std::time::Duration::from_millis(options.http_timeout_ms),
+            max_response_bytes: options.http_max_response_bytes,
+        },
+    );
     engine
 }
 

@@ -92,6 +92,13 @@ pub struct BotOptions {
     pub bind: Vec<Binding>,
     /// `on_before_message` interceptors.
     pub before_message: Interceptor,
+    /// Hosts scripts may call with `http_get` / `http_post_json` (`api.example.com`, or
+    /// `*.example.com` for its subdomains); none by default.
+    pub http_allowed_hosts: Vec<String>,
+    /// How long one HTTP call may take.
+    pub http_timeout_ms: u64,
+    /// The largest answer a script may receive.
+    pub http_max_response_bytes: usize,
 }
 
 impl Default for BotOptions {
@@ -109,6 +116,9 @@ impl Default for BotOptions {
             order: Vec::new(),
             bind: Vec::new(),
             before_message: Interceptor::default(),
+            http_allowed_hosts: Vec::new(),
+            http_timeout_ms: 5_000,
+            http_max_response_bytes: 1024 * 1024,
         }
     }
 }

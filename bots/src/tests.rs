@@ -833,6 +833,7 @@ async fn the_shipped_echo_script_loads_and_answers() {
 
 mod commands;
 mod events;
+mod http;
 mod matching;
 mod reload;
 mod shipped;

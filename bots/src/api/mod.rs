@@ -4,6 +4,7 @@
 mod content;
 mod ctx;
 mod events;
+mod http;
 mod matching;
 mod moderation;
 mod store;
@@ -11,14 +12,16 @@ mod verdicts;
 
 pub(crate) use ctx::{Ctx, CtxInput};
 pub(crate) use events::{event_object, for_bot};
+pub(crate) use http::HttpPolicy;
 pub(crate) use matching::Cooldowns;
 pub(crate) use verdicts::verdict_from;
 
 use rhai::Engine;
 
 /// Registers the whole script API on a bot's engine.
-pub(crate) fn register(engine: &mut Engine) {
+pub(crate) fn register(engine: &mut Engine, http: HttpPolicy) {
     ctx::register(engine);
+    http::register(engine, http);
     moderation::register(engine);
     content::register(engine);
     events::register(engine);
