@@ -28,13 +28,15 @@ pub fn routes(state: AdminState) -> impl Fn(&mut web::ServiceConfig) + Clone + S
     }
 }
 
-fn error(status: StatusCode, code: &str, message: impl Into<String>) -> HttpResponse {
+/// A JSON error answer: `{"code": ..., "message": ...}`.
+pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> HttpResponse {
     HttpResponse::build(status).json(json!({"code": code, "message": message.into()}))
 }
 
-/// The refusal to send, if the request does not carry the admin token.
-fn refusal(req: &HttpRequest, state: &AdminState) -> Option<HttpResponse> {
-    let Some(token) = &state.token else {
+/// The refusal to send, if the request does not carry the admin token (all admin routes,
+/// the dashboard's included, use these rules).
+pub(crate) fn refusal(req: &HttpRequest, token: Option<&str>) -> Option<HttpResponse> {
+    let Some(token) = token else {
         return Some(error(
             StatusCode::FORBIDDEN,
             "admin_disabled",
@@ -99,7 +101,7 @@ struct StartRequest {
 }
 
 async fn start(req: HttpRequest, state: web::Data<AdminState>, body: web::Bytes) -> HttpResponse {
-    if let Some(denied) = refusal(&req, &state) {
+    if let Some(denied) = refusal(&req, state.token.as_deref()) {
         return denied;
     }
     let request: StartRequest = match serde_json::from_slice(&body) {
@@ -151,7 +153,7 @@ async fn start(req: HttpRequest, state: web::Data<AdminState>, body: web::Bytes)
 }
 
 async fn list(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse {
-    if let Some(denied) = refusal(&req, &state) {
+    if let Some(denied) = refusal(&req, state.token.as_deref()) {
         return denied;
     }
     match state.broadcasts.list().await {
@@ -161,7 +163,7 @@ async fn list(req: HttpRequest, state: web::Data<AdminState>) -> HttpResponse {
 }
 
 async fn show(req: HttpRequest, state: web::Data<AdminState>, id: web::Path<i64>) -> HttpResponse {
-    if let Some(denied) = refusal(&req, &state) {
+    if let Some(denied) = refusal(&req, state.token.as_deref()) {
         return denied;
     }
     let id = id.into_inner();
@@ -184,7 +186,7 @@ async fn control(
     state: web::Data<AdminState>,
     path: web::Path<(i64, String)>,
 ) -> HttpResponse {
-    if let Some(denied) = refusal(&req, &state) {
+    if let Some(denied) = refusal(&req, state.token.as_deref()) {
         return denied;
     }
     let (id, action) = path.into_inner();

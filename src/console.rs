@@ -5,6 +5,7 @@
 //! The dashboard and `/metrics` read the same [`Figures`], gathered by [`Sources`] from the
 //! router's stats, the bot runtime and an [`EngineFigures`] that `app.rs` provides.
 
+use crate::admin::{error, refusal};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use parley_bots::BotRuntime;
@@ -183,41 +184,6 @@ async fn page(body: &'static str, mime: &'static str) -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .insert_header(("x-content-type-options", "nosniff"))
         .body(body)
-}
-
-fn error(status: StatusCode, code: &str, message: impl Into<String>) -> HttpResponse {
-    HttpResponse::build(status).json(json!({"code": code, "message": message.into()}))
-}
-
-/// The refusal to send if the request lacks the admin token (same rules as `/admin/broadcasts`).
-pub(crate) fn refusal(req: &HttpRequest, token: Option<&str>) -> Option<HttpResponse> {
-    let Some(token) = token else {
-        return Some(error(
-            StatusCode::FORBIDDEN,
-            "admin_disabled",
-            "no admin token is configured (set the variable named by server.admin_token_env)",
-        ));
-    };
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    // Compared in full, not byte by byte with an early exit.
-    let ok = given.is_some_and(|g| {
-        g.len() == token.len()
-            && g.bytes()
-                .zip(token.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
-    });
-    (!ok).then(|| {
-        error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "missing or wrong bearer token",
-        )
-    })
 }
 
 async fn dashboard(req: HttpRequest, state: web::Data<ConsoleState>) -> HttpResponse {
