@@ -130,7 +130,13 @@ impl Adapter for HubAdapter {
                 command,
                 ..
             } = command;
-            crate::commands::execute(&inner.hub, &inner.user, idempotency_key, command)
+            let device = inner
+                .running
+                .lock()
+                .expect("adapter lock")
+                .as_ref()
+                .map(|r| r.device);
+            crate::commands::execute(&inner.hub, &inner.user, device, idempotency_key, command)
                 .await
                 .into()
         })
@@ -245,6 +251,12 @@ impl Feed {
                 };
                 if message_first {
                     let m = messages.next().expect("peeked");
+                    if m.sender == self.user {
+                        // The bot's own messages sent while Parley was down are history;
+                        // skipped (the position still moves on, or the page repeats).
+                        self.delivered.message = m.seq;
+                        continue;
+                    }
                     self.deliver_message(m).await?;
                 } else {
                     let e = events.next().expect("peeked");

@@ -3,13 +3,18 @@
 use crate::error::HubError;
 use crate::hub::{Hub, SendRequest};
 use crate::receipts::ReadUpTo;
+use crate::registry::SessionId;
 use parley_engine::model::{
     Command, CommandError, CommandOutput, ErrorKind, ReadMark, RecallScope,
 };
 
+/// `device` is the adapter's own session of `me`: the hub does not echo the adapter's sends
+/// back to it (as Tencent's batch API and RongCloud's routing do not), so a broadcast of
+/// 100,000 sends does not come back as 100,000 events.
 pub(crate) async fn execute(
     hub: &Hub,
     me: &str,
+    device: Option<SessionId>,
     idempotency_key: String,
     command: Command,
 ) -> Result<CommandOutput, CommandError> {
@@ -34,7 +39,7 @@ pub(crate) async fn execute(
                 reply_to,
                 extra: options.extra,
             };
-            let sent = hub.send(me, request, None).await.map_err(command_error)?;
+            let sent = hub.send(me, request, device).await.map_err(command_error)?;
             Ok(CommandOutput::Sent {
                 message: sent.message.message_ref(),
             })

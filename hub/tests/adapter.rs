@@ -73,9 +73,17 @@ async fn messages_to_the_bot_arrive_in_order_with_cursors_and_its_own_sends_are_
     }
     bob.say("group:lobby", "hello lobby", "b1").await;
     alice.say("direct:bob", "not for the bot", "a4").await;
+    // The adapter's own sends are not echoed back to it; the bot user writing from
+    // another device is, marked from_self.
     adapter
-        .execute(send(ConversationId::direct("alice"), "bot reply", "k1"))
+        .execute(send(
+            ConversationId::direct("alice"),
+            "sent by the adapter",
+            "k1",
+        ))
         .await;
+    let mut bot_device = t.login("bot").await;
+    bot_device.say("direct:alice", "bot reply", "k2").await;
 
     let mut last_cursor = 0u64;
     let mut seen = Vec::new();
