@@ -20,7 +20,9 @@ pub struct Handled {
 }
 
 /// Called by a conversation or group actor for each of its events, strictly one at a time
-/// and in arrival order. The future may take as long as it needs: the actor's mailbox
+/// and in arrival order. The results of the commands a handler returns come back later as
+/// `Event::CommandResult` events of the same conversation: a handler that answers every
+/// event with a command must leave those out, or it never stops. The future may take as long as it needs: the actor's mailbox
 /// fills and its connection's intake waits, nothing is dropped.
 pub trait EventHandler: Send + Sync + 'static {
     fn handle(&self, envelope: Arc<Envelope>, state: BotStates) -> BoxFuture<'static, Handled>;
