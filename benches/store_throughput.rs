@@ -110,7 +110,13 @@ impl EventHandler for Echo {
     fn handle(&self, envelope: Arc<Envelope>, mut state: BotStates) -> BoxFuture<'static, Handled> {
         // Only messages: the results of its own sends come back as events too.
         if !matches!(envelope.event, Event::Message(_)) {
-            return async move { Handled { state, commands: vec![] } }.boxed();
+            return async move {
+                Handled {
+                    state,
+                    commands: vec![],
+                }
+            }
+            .boxed();
         }
         let n = state.get("echo").and_then(|v| v["n"].as_u64()).unwrap_or(0);
         state.insert("echo".into(), json!({"n": n + 1}));
