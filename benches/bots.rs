@@ -4,10 +4,10 @@
 //!
 //! Run: `cargo bench --bench bots` (add `-- --quick` for fewer events).
 
-use futures_util::future::BoxFuture;
-use futures_util::FutureExt;
+mod common;
+
+use common::Sink;
 use parley_bots::{BotOptions, BotRuntime};
-use parley_engine::adapter::{Adapter, AdapterError, Intake};
 use parley_engine::handler::{BotStates, EventHandler};
 use parley_engine::model::*;
 use parley_engine::store::Store;
@@ -57,28 +57,6 @@ fn rust_keyword_reply(envelope: &Envelope) -> Vec<Command> {
             as_user: None,
         }],
         _ => vec![],
-    }
-}
-
-struct Sink(watch::Sender<usize>);
-impl Adapter for Sink {
-    fn kind(&self) -> &'static str {
-        "sink"
-    }
-    fn start(&self, _: Intake, _: Option<String>) -> BoxFuture<'static, Result<(), AdapterError>> {
-        async { Ok(()) }.boxed()
-    }
-    fn stop(&self) -> BoxFuture<'static, ()> {
-        async {}.boxed()
-    }
-    fn execute(&self, c: OutboundCommand) -> BoxFuture<'static, CommandResult> {
-        self.0.send_modify(|n| *n += 1);
-        async move {
-            CommandResult::Ok(CommandOutput::Sent {
-                message: MessageRef::new(c.idempotency_key),
-            })
-        }
-        .boxed()
     }
 }
 

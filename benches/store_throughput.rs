@@ -4,9 +4,11 @@
 //! Run: `cargo bench --bench store_throughput`. Figures are compared as ratios within one
 //! run, since the machines are shared and noisy.
 
+mod common;
+
+use common::Sink;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
-use parley_engine::adapter::{Adapter, AdapterError, Intake};
 use parley_engine::handler::{BotStates, EventHandler, Handled};
 use parley_engine::model::*;
 use parley_engine::store::{Completion, Store};
@@ -132,29 +134,6 @@ impl EventHandler for Echo {
                 state,
                 commands: vec![command],
             }
-        }
-        .boxed()
-    }
-}
-
-/// Confirms every command at once and counts them.
-struct Sink(watch::Sender<usize>);
-impl Adapter for Sink {
-    fn kind(&self) -> &'static str {
-        "sink"
-    }
-    fn start(&self, _: Intake, _: Option<String>) -> BoxFuture<'static, Result<(), AdapterError>> {
-        async { Ok(()) }.boxed()
-    }
-    fn stop(&self) -> BoxFuture<'static, ()> {
-        async {}.boxed()
-    }
-    fn execute(&self, c: OutboundCommand) -> BoxFuture<'static, CommandResult> {
-        self.0.send_modify(|n| *n += 1);
-        async move {
-            CommandResult::Ok(CommandOutput::Sent {
-                message: MessageRef::new(c.idempotency_key),
-            })
         }
         .boxed()
     }
