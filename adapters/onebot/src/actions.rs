@@ -199,7 +199,12 @@ fn plan_checked(command: &Command, self_id: u64) -> Result<Plan, CommandError> {
         | Command::CreateGroup { .. }
         | Command::Invite { .. }
         | Command::TransferOwner { .. }
-        | Command::JoinGroup { .. } => Plan::Unsupported,
+        | Command::JoinGroup { .. }
+        | Command::ListFriends
+        | Command::ListGroups
+        | Command::GetGroupInfo { .. }
+        | Command::ListMembers { .. }
+        | Command::GetProfile { .. } => Plan::Unsupported,
     })
 }
 

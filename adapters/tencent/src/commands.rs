@@ -338,7 +338,12 @@ pub fn plan(command: &OutboundCommand, bot: &str) -> Plan {
         | Command::Upload { .. }
         | Command::AnswerFriendRequest { .. }
         | Command::AnswerJoinRequest { .. }
-        | Command::AnswerInvitation { .. } => Plan::Unsupported,
+        | Command::AnswerInvitation { .. }
+        | Command::ListFriends
+        | Command::ListGroups
+        | Command::GetGroupInfo { .. }
+        | Command::ListMembers { .. }
+        | Command::GetProfile { .. } => Plan::Unsupported,
     }
 }
 

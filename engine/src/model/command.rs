@@ -1,6 +1,7 @@
 //! Outbound commands and their typed results (DESIGN.md §2, reference README §3 and §6).
 
 use crate::model::content::Content;
+use crate::model::directory::{FriendInfo, GroupInfo, MemberInfo, Profile};
 use crate::model::event::{GroupInfoPatch, Message, ReadMark, RecallScope};
 use crate::model::ids::{ConnectionId, ConversationId, GroupId, MessageRef, RequestId, UserId};
 use serde::{Deserialize, Serialize};
@@ -168,6 +169,18 @@ pub enum Command {
     Dismiss {
         group: GroupId,
     },
+    /// Queries: what the connection's account can see, answered in the command's output.
+    ListFriends,
+    ListGroups,
+    GetGroupInfo {
+        group: GroupId,
+    },
+    ListMembers {
+        group: GroupId,
+    },
+    GetProfile {
+        user: UserId,
+    },
 }
 
 impl Command {
@@ -204,6 +217,11 @@ impl Command {
             Command::JoinGroup { .. } => "join_group",
             Command::LeaveGroup { .. } => "leave_group",
             Command::Dismiss { .. } => "dismiss",
+            Command::ListFriends => "list_friends",
+            Command::ListGroups => "list_groups",
+            Command::GetGroupInfo { .. } => "get_group_info",
+            Command::ListMembers { .. } => "list_members",
+            Command::GetProfile { .. } => "get_profile",
         }
     }
 }
@@ -270,6 +288,21 @@ pub enum CommandOutput {
     },
     Uploaded {
         url: String,
+    },
+    Friends {
+        friends: Vec<FriendInfo>,
+    },
+    Groups {
+        groups: Vec<GroupInfo>,
+    },
+    Group {
+        group: GroupInfo,
+    },
+    Members {
+        members: Vec<MemberInfo>,
+    },
+    Profile {
+        profile: Profile,
     },
 }
 

@@ -5,11 +5,13 @@
 
 pub mod command;
 pub mod content;
+pub mod directory;
 pub mod event;
 pub mod ids;
 
 pub use command::*;
 pub use content::*;
+pub use directory::*;
 pub use event::*;
 pub use ids::*;
 

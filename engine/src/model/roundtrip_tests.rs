@@ -2,7 +2,7 @@
 
 use super::*;
 use serde::de::DeserializeOwned;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::fmt::Debug;
 
@@ -400,8 +400,29 @@ fn all_commands() -> Vec<Command> {
             message: Some("please".into()),
         },
         Command::LeaveGroup { group: g.clone() },
-        Command::Dismiss { group: g },
+        Command::Dismiss { group: g.clone() },
+        Command::ListFriends,
+        Command::ListGroups,
+        Command::GetGroupInfo { group: g.clone() },
+        Command::ListMembers { group: g },
+        Command::GetProfile { user: "u".into() },
     ]
+}
+
+fn group_info() -> GroupInfo {
+    GroupInfo {
+        group: "g".into(),
+        name: "G".into(),
+        kind: Some(GroupKind::Public),
+        owner: Some("o".into()),
+        member_count: Some(3),
+        capacity: Some(200),
+        description: None,
+        announcement: Some("rules".into()),
+        avatar_url: None,
+        all_muted: true,
+        ext: Value::Null,
+    }
 }
 
 fn all_results() -> Vec<CommandResult> {
@@ -419,6 +440,37 @@ fn all_results() -> Vec<CommandResult> {
         }),
         CommandResult::Ok(CommandOutput::Uploaded {
             url: "https://example.com/u".into(),
+        }),
+        CommandResult::Ok(CommandOutput::Friends {
+            friends: vec![FriendInfo {
+                user: "u".into(),
+                nickname: Some("U".into()),
+                alias: None,
+            }],
+        }),
+        CommandResult::Ok(CommandOutput::Groups {
+            groups: vec![group_info()],
+        }),
+        CommandResult::Ok(CommandOutput::Group {
+            group: group_info(),
+        }),
+        CommandResult::Ok(CommandOutput::Members {
+            members: vec![MemberInfo {
+                user: "u".into(),
+                role: MemberRole::Admin,
+                nickname: Some("card".into()),
+                muted_until_ms: Some(1_700_000_000_000),
+                joined_at_ms: None,
+            }],
+        }),
+        CommandResult::Ok(CommandOutput::Profile {
+            profile: Profile {
+                user: "u".into(),
+                nickname: Some("U".into()),
+                avatar_url: None,
+                signature: Some("hi".into()),
+                ext: json!({"level": 3}),
+            },
         }),
     ];
     use ErrorKind::*;
@@ -489,7 +541,7 @@ fn every_event_kind_round_trips_in_an_envelope() {
 fn every_command_round_trips_in_the_outbox_form() {
     let commands = all_commands();
     let names: BTreeSet<_> = commands.iter().map(Command::name).collect();
-    assert_eq!(names.len(), 30, "one sample per command kind");
+    assert_eq!(names.len(), 35, "one sample per command kind");
     for command in commands {
         roundtrip(&OutboundCommand {
             connection: "hub".into(),
