@@ -161,6 +161,18 @@ pub(crate) async fn answer(
             req,
             hub.set_conversation(me, &conversation, pinned, muted).await,
         ),
+        Request::Profile { user } => reply(
+            req,
+            "profile",
+            hub.profile(user.as_deref().unwrap_or(me)).await,
+            |p| json!({ "profile": p }),
+        ),
+        Request::SetProfile(patch) => reply(
+            req,
+            "profile",
+            hub.set_profile(me, patch).await,
+            |p| json!({ "profile": p }),
+        ),
         request => crate::dispatch_groups::answer(hub, me, req, request).await,
     }
 }

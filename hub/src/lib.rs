@@ -36,6 +36,7 @@ mod http;
 mod hub;
 mod ids;
 mod message;
+mod profiles;
 mod protocol;
 mod recall;
 mod receipts;

@@ -5,6 +5,7 @@ use crate::error::HubError;
 use crate::events::StoredEvent;
 use crate::friends::SettingsPatch;
 use crate::groups::{GroupSettingsPatch, NewGroup};
+use crate::profiles::ProfilePatch;
 use crate::store::{GroupInfo, UserInfo};
 use parley_engine::model::{Content, ConversationId, Event, Message, MessageRef};
 use serde::{Deserialize, Serialize};
@@ -54,6 +55,8 @@ pub(crate) const REQUEST_TYPES: &[&str] = &[
     "delivered",
     "typing",
     "set_conversation",
+    "profile",
+    "set_profile",
 ];
 
 /// A client request, without its `type` (the variant) and `req` (kept apart so that even a
@@ -219,6 +222,12 @@ pub(crate) enum Request {
         #[serde(default)]
         muted: Option<bool>,
     },
+    Profile {
+        /// Absent: the user's own profile.
+        #[serde(default)]
+        user: Option<String>,
+    },
+    SetProfile(ProfilePatch),
 }
 
 /// A frame the client got wrong; answered with an `error` frame, the socket stays open.

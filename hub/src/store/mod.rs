@@ -5,6 +5,7 @@ pub(crate) mod friends;
 pub(crate) mod group_requests;
 pub(crate) mod groups;
 mod messages;
+pub(crate) mod profiles;
 pub(crate) mod recall;
 pub(crate) mod receipts;
 mod seed;
