@@ -1,6 +1,7 @@
 //! Model commands to OneBot v11 actions, and action answers (`status` / `retcode`) to the
 //! model's typed results.
 
+use crate::directory::{self, Query};
 use crate::segments;
 use parley_engine::model::*;
 use parley_vendor::errors::{invalid, vendor_error};
@@ -13,11 +14,21 @@ pub struct Call {
     pub params: Value,
 }
 
-/// What a command becomes: the calls to make in order, and whether the last one answers
-/// with the id of a sent message.
+/// What the last call of a plan answers with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// Nothing the command returns.
+    Done,
+    /// The id of a sent message.
+    Sent,
+    /// What a query asked for.
+    Query(Query),
+}
+
+/// What a command becomes: the calls to make in order, and how to read the last answer.
 #[derive(Debug)]
 pub enum Plan {
-    Calls { calls: Vec<Call>, sends: bool },
+    Calls { calls: Vec<Call>, reply: Reply },
     Unsupported,
     Invalid(CommandError),
 }
@@ -25,7 +36,14 @@ pub enum Plan {
 fn call(action: &'static str, params: Value) -> Plan {
     Plan::Calls {
         calls: vec![Call { action, params }],
-        sends: false,
+        reply: Reply::Done,
+    }
+}
+
+fn query(action: &'static str, params: Value, query: Query) -> Plan {
+    Plan::Calls {
+        calls: vec![Call { action, params }],
+        reply: Reply::Query(query),
     }
 }
 
@@ -76,7 +94,7 @@ fn plan_checked(command: &Command, self_id: u64) -> Result<Plan, CommandError> {
             };
             Plan::Calls {
                 calls: vec![Call { action, params }],
-                sends: true,
+                reply: Reply::Sent,
             }
         }
         Command::Recall {
@@ -134,7 +152,7 @@ fn plan_checked(command: &Command, self_id: u64) -> Result<Plan, CommandError> {
                 .collect::<Result<_, CommandError>>()?;
             Plan::Calls {
                 calls,
-                sends: false,
+                reply: Reply::Done,
             }
         }
         Command::Mute {
@@ -185,6 +203,23 @@ fn plan_checked(command: &Command, self_id: u64) -> Result<Plan, CommandError> {
             "set_group_leave",
             json!({"group_id": g(group)?, "is_dismiss": true}),
         ),
+        Command::ListFriends => query("get_friend_list", json!({}), Query::Friends),
+        Command::ListGroups => query("get_group_list", json!({}), Query::Groups),
+        Command::GetGroupInfo { group } => query(
+            "get_group_info",
+            json!({"group_id": g(group)?}),
+            Query::Group,
+        ),
+        Command::ListMembers { group } => query(
+            "get_group_member_list",
+            json!({"group_id": g(group)?}),
+            Query::Members,
+        ),
+        Command::GetProfile { user } => query(
+            "get_stranger_info",
+            json!({"user_id": u(user)?}),
+            Query::Profile,
+        ),
         Command::Recall { .. }
         | Command::BatchSend { .. }
         | Command::Edit { .. }
@@ -199,12 +234,7 @@ fn plan_checked(command: &Command, self_id: u64) -> Result<Plan, CommandError> {
         | Command::CreateGroup { .. }
         | Command::Invite { .. }
         | Command::TransferOwner { .. }
-        | Command::JoinGroup { .. }
-        | Command::ListFriends
-        | Command::ListGroups
-        | Command::GetGroupInfo { .. }
-        | Command::ListMembers { .. }
-        | Command::GetProfile { .. } => Plan::Unsupported,
+        | Command::JoinGroup { .. } => Plan::Unsupported,
     })
 }
 
@@ -246,17 +276,24 @@ pub fn answer(action: &str, answer: &Value) -> Result<Value, CommandError> {
     ))
 }
 
-/// The result of a whole plan once every call succeeded: the last call's data.
-pub fn output(sends: bool, data: &Value) -> CommandOutput {
-    match (sends, &data["message_id"]) {
-        (true, id @ Value::Number(_)) => CommandOutput::Sent {
+/// The result of a whole plan once every call succeeded, from the last call (`action`)'s
+/// data; `now_ms` tells a member's mute in force from one that ended.
+pub fn output(
+    reply: Reply,
+    action: &str,
+    data: &Value,
+    now_ms: i64,
+) -> Result<CommandOutput, CommandError> {
+    Ok(match (reply, &data["message_id"]) {
+        (Reply::Query(q), _) => return directory::read(q, action, data, now_ms),
+        (Reply::Sent, id @ Value::Number(_)) => CommandOutput::Sent {
             message: MessageRef::new(id.to_string()),
         },
-        (true, Value::String(id)) => CommandOutput::Sent {
+        (Reply::Sent, Value::String(id)) => CommandOutput::Sent {
             message: MessageRef::new(id.as_str()),
         },
         _ => CommandOutput::Done,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -321,12 +358,15 @@ mod tests {
             e.message
         );
         assert_eq!(
-            output(true, &json!({"message_id": -12})),
-            CommandOutput::Sent {
+            output(Reply::Sent, "a", &json!({"message_id": -12}), 0),
+            Ok(CommandOutput::Sent {
                 message: MessageRef::new("-12")
-            }
+            })
         );
-        assert_eq!(output(false, &Value::Null), CommandOutput::Done);
+        assert_eq!(
+            output(Reply::Done, "a", &Value::Null, 0),
+            Ok(CommandOutput::Done)
+        );
     }
 
     #[test]
@@ -385,5 +425,54 @@ mod tests {
         assert!(
             matches!(plan(&Command::Mute { group: "lobby".into(), user: "1".into(), seconds: 1 }, 1), Plan::Invalid(e) if e.message.contains("not a QQ number"))
         );
+    }
+
+    #[test]
+    fn queries_to_actions() {
+        let q = |c: Command| match plan(&c, 1) {
+            Plan::Calls { calls, reply } => (calls[0].action, calls[0].params.clone(), reply),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            q(Command::ListFriends),
+            ("get_friend_list", json!({}), Reply::Query(Query::Friends))
+        );
+        assert_eq!(
+            q(Command::ListGroups),
+            ("get_group_list", json!({}), Reply::Query(Query::Groups))
+        );
+        assert_eq!(
+            q(Command::GetGroupInfo { group: "5".into() }),
+            (
+                "get_group_info",
+                json!({"group_id": 5}),
+                Reply::Query(Query::Group)
+            )
+        );
+        assert_eq!(
+            q(Command::ListMembers { group: "5".into() }),
+            (
+                "get_group_member_list",
+                json!({"group_id": 5}),
+                Reply::Query(Query::Members)
+            )
+        );
+        assert_eq!(
+            q(Command::GetProfile { user: "42".into() }),
+            (
+                "get_stranger_info",
+                json!({"user_id": 42}),
+                Reply::Query(Query::Profile)
+            )
+        );
+        assert!(matches!(
+            plan(
+                &Command::ListMembers {
+                    group: "lobby".into()
+                },
+                1
+            ),
+            Plan::Invalid(_)
+        ));
     }
 }

@@ -125,13 +125,15 @@ impl Adapter for OneBotAdapter {
         let shared = self.shared.clone();
         let http_api = self.http_api.clone();
         Box::pin(async move {
-            let (calls, sends) = match actions::plan(&command.command, shared.self_id()) {
-                Plan::Calls { calls, sends } => (calls, sends),
+            let (calls, reply) = match actions::plan(&command.command, shared.self_id()) {
+                Plan::Calls { calls, reply } => (calls, reply),
                 Plan::Unsupported => return unsupported("OneBot v11", command.command.name()),
                 Plan::Invalid(e) => return CommandResult::Failed(e),
             };
             let mut data = Value::Null;
+            let mut last = "";
             for call in calls {
+                last = call.action;
                 let answer = match &http_api {
                     Some(api) => api.call(call.action, &call.params).await,
                     None => {
@@ -146,7 +148,7 @@ impl Adapter for OneBotAdapter {
                     Err(e) => return CommandResult::Failed(e),
                 };
             }
-            CommandResult::Ok(actions::output(sends, &data))
+            actions::output(reply, last, &data, shared.clock.unix_ms()).into()
         })
     }
 }

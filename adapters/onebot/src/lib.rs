@@ -6,6 +6,7 @@ pub mod actions;
 mod adapter;
 mod auth;
 pub mod config;
+pub mod directory;
 pub mod events;
 mod forward_ws;
 mod http;

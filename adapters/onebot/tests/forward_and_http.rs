@@ -84,6 +84,9 @@ async fn forward_ws_reconnects_after_a_drop() {
 
 async fn api(req: HttpRequest, body: web::Json<Value>) -> HttpResponse {
     assert_eq!(req.query_string(), format!("access_token={TOKEN}"));
+    if let Some(answer) = directory_answer(&req.path()[1..], &body) {
+        return HttpResponse::Ok().json(answer);
+    }
     match req.path() {
         "/send_group_msg" => {
             assert_eq!(body["group_id"], 500);
@@ -177,6 +180,24 @@ async fn http_post_events_and_http_api_actions() {
         panic!()
     };
     assert_eq!(e.kind, ErrorKind::Unsupported);
+    // Queries over the HTTP API.
+    let CommandResult::Ok(CommandOutput::Members { members }) = exec(Command::ListMembers {
+        group: "500".into(),
+    })
+    .await
+    else {
+        panic!()
+    };
+    assert_eq!(members.len(), 3);
+    assert_eq!(members[1].role, MemberRole::Admin);
+    let CommandResult::Failed(e) = exec(Command::ListMembers {
+        group: "600".into(),
+    })
+    .await
+    else {
+        panic!()
+    };
+    assert_eq!(e.kind, ErrorKind::NotFound);
     adapter.stop().await;
     parley.stop().await;
     api_handle.stop(false).await;

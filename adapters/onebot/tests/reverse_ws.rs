@@ -499,3 +499,179 @@ async fn split_api_and_event_roles() {
     adapter.stop().await;
     server.stop().await;
 }
+
+#[actix_rt::test]
+async fn queries_are_answered_from_the_implementation() {
+    let (adapter, server, mut rx, url) = started(json!({})).await;
+    let mut qq = Qq::dial(&url, "Universal", SELF_ID, Some(TOKEN))
+        .await
+        .unwrap();
+    qq.push(lifecycle_connect()).await;
+    rx.recv().await.unwrap();
+    // The implementation answers every query from its directory, recording the calls.
+    let implementation = tokio::spawn(async move {
+        let mut calls = Vec::new();
+        while let Some(Ok(frame)) = futures_util::StreamExt::next(&mut qq.ws).await {
+            let tokio_tungstenite::tungstenite::Message::Text(t) = frame else {
+                continue;
+            };
+            let action: Value = serde_json::from_str(&t).unwrap();
+            let name = action["action"].as_str().unwrap().to_string();
+            let answer = directory_answer(&name, &action["params"]).expect("a query");
+            calls.push((name, action["params"].clone()));
+            qq.answer(&action, answer).await;
+        }
+        calls
+    });
+    let exec = |c: Command| {
+        adapter.execute(OutboundCommand {
+            connection: "qq".into(),
+            idempotency_key: "k".into(),
+            command: c,
+        })
+    };
+    let ok_output = |r: CommandResult| match r {
+        CommandResult::Ok(o) => o,
+        other => panic!("{other:?}"),
+    };
+
+    let CommandOutput::Friends { friends } = ok_output(exec(Command::ListFriends).await) else {
+        panic!()
+    };
+    assert_eq!(
+        friends,
+        vec![
+            FriendInfo {
+                user: "42".into(),
+                nickname: Some("alice".into()),
+                alias: Some("Alice from support".into()),
+            },
+            FriendInfo {
+                user: "43".into(),
+                nickname: Some("bob".into()),
+                alias: None,
+            },
+        ]
+    );
+
+    let CommandOutput::Groups { groups } = ok_output(exec(Command::ListGroups).await) else {
+        panic!()
+    };
+    let summary: Vec<_> = groups
+        .iter()
+        .map(|g| {
+            (
+                g.group.as_str(),
+                g.name.as_str(),
+                g.member_count,
+                g.capacity,
+                g.all_muted,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("500", "Lobby", Some(3), Some(200), false),
+            ("600", "Ops", Some(2), Some(500), true)
+        ]
+    );
+
+    let CommandOutput::Group { group } = ok_output(
+        exec(Command::GetGroupInfo {
+            group: "500".into(),
+        })
+        .await,
+    ) else {
+        panic!()
+    };
+    assert_eq!(group, groups[0]);
+
+    let CommandOutput::Members { members } = ok_output(
+        exec(Command::ListMembers {
+            group: "500".into(),
+        })
+        .await,
+    ) else {
+        panic!()
+    };
+    assert_eq!(
+        members,
+        vec![
+            MemberInfo {
+                user: "1".into(),
+                role: MemberRole::Owner,
+                nickname: Some("boss".into()),
+                muted_until_ms: None,
+                joined_at_ms: Some(1_600_000_000_000),
+            },
+            MemberInfo {
+                user: "42".into(),
+                role: MemberRole::Admin,
+                nickname: Some("Alice (ops)".into()),
+                muted_until_ms: None,
+                joined_at_ms: Some(1_650_000_000_000),
+            },
+            MemberInfo {
+                user: SELF_ID.to_string().as_str().into(),
+                role: MemberRole::Member,
+                nickname: Some("parley".into()),
+                muted_until_ms: Some(MUTED_UNTIL * 1000),
+                joined_at_ms: Some(1_690_000_000_000),
+            },
+        ]
+    );
+
+    let CommandOutput::Profile { profile } =
+        ok_output(exec(Command::GetProfile { user: "42".into() }).await)
+    else {
+        panic!()
+    };
+    assert_eq!(profile.user.as_str(), "42");
+    assert_eq!(profile.nickname.as_deref(), Some("alice"));
+    assert_eq!(profile.signature.as_deref(), Some("here to help"));
+    assert_eq!(profile.ext["sex"], "female");
+    assert_eq!(profile.ext["level"], 12);
+
+    // A group the account is not in: the implementation's failure, typed.
+    let CommandResult::Failed(e) = exec(Command::GetGroupInfo {
+        group: "999".into(),
+    })
+    .await
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (e.kind, e.platform_code.as_deref()),
+        (ErrorKind::NotFound, Some("100"))
+    );
+    assert!(e.message.contains("GROUP_NOT_FOUND"), "{}", e.message);
+    // Data Parley cannot read: a clear error, not a panic or an empty list.
+    let CommandResult::Failed(e) = exec(Command::ListMembers {
+        group: "700".into(),
+    })
+    .await
+    else {
+        panic!()
+    };
+    assert_eq!(e.kind, ErrorKind::Unavailable);
+    assert!(e.message.contains("expected a list"), "{}", e.message);
+
+    adapter.stop().await;
+    server.stop().await;
+    let calls = implementation.await.unwrap();
+    let names: Vec<_> = calls.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "get_friend_list",
+            "get_group_list",
+            "get_group_info",
+            "get_group_member_list",
+            "get_stranger_info",
+            "get_group_info",
+            "get_group_member_list"
+        ]
+    );
+    assert_eq!(calls[4].1, json!({"user_id": 42}));
+}

@@ -165,3 +165,50 @@ impl Recorder {
             .collect()
     }
 }
+
+pub fn failed(retcode: i64, msg: &str, wording: &str) -> Value {
+    json!({"status": "failed", "retcode": retcode, "data": null, "msg": msg, "wording": wording})
+}
+
+/// A mute that ends long after any test run (2100-01-01), in seconds as OneBot sends it.
+pub const MUTED_UNTIL: i64 = 4_102_444_800;
+
+/// The QQ account's world as the implementation reports it to the query actions, in the
+/// shapes NapCat and go-cqhttp answer with (numbers where v11 has numbers, a string id
+/// where some implementations send one, their extension fields). Group 500 is known;
+/// any other group is answered `GROUP_NOT_FOUND`, and group 700's member list comes back
+/// malformed. `None` for an action that is not a query.
+pub fn directory_answer(action: &str, params: &Value) -> Option<Value> {
+    let group_500 = json!({"group_id": 500, "group_name": "Lobby", "member_count": 3,
+                           "max_member_count": 200, "group_all_shut": 0, "group_remark": ""});
+    let group = params["group_id"].as_i64();
+    Some(match (action, group) {
+        ("get_friend_list", _) => ok(json!([
+            {"user_id": 42, "nickname": "alice", "remark": "Alice from support"},
+            {"user_id": "43", "nickname": "bob", "remark": ""},
+        ])),
+        ("get_group_list", _) => ok(json!([
+            group_500,
+            {"group_id": 600, "group_name": "Ops", "member_count": 2, "max_member_count": 500,
+             "group_all_shut": -1},
+        ])),
+        ("get_group_info", Some(500)) => ok(group_500),
+        ("get_group_member_list", Some(500)) => ok(json!([
+            {"group_id": 500, "user_id": 1, "nickname": "boss", "card": "", "role": "owner",
+             "join_time": 1600000000, "last_sent_time": 1700000000, "shut_up_timestamp": 0,
+             "level": "100", "title": ""},
+            {"group_id": 500, "user_id": 42, "nickname": "alice", "card": "Alice (ops)",
+             "role": "admin", "join_time": 1650000000, "shut_up_timestamp": 0},
+            {"group_id": 500, "user_id": SELF_ID, "nickname": "parley", "card": "",
+             "role": "member", "join_time": 1690000000, "shut_up_timestamp": MUTED_UNTIL},
+        ])),
+        ("get_group_member_list", Some(700)) => ok(json!({"members": "soon"})),
+        ("get_group_info" | "get_group_member_list", _) => {
+            failed(100, "GROUP_NOT_FOUND", "群不存在")
+        }
+        ("get_stranger_info", _) => ok(json!({
+            "user_id": params["user_id"], "nickname": "alice", "sex": "female", "age": 20,
+            "qid": "", "level": 12, "login_days": 300, "long_nick": "here to help"})),
+        _ => return None,
+    })
+}
