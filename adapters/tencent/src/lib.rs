@@ -11,6 +11,8 @@ mod elements;
 mod endpoint;
 mod errors;
 mod rest;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod usersig;
 
 pub use adapter::TencentAdapter;

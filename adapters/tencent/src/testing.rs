@@ -1,0 +1,504 @@
+//! A local Tencent Cloud IM for tests (feature `testing`): a server that speaks the REST API
+//! v4 as published (seed-001 §7.1, §7.3), with Tencent's dedupe of repeated sends and
+//! failures a test can script; callback URLs signed as Tencent signs them; and
+//! [`command_of`], which reads a REST call back as the model command it carries out.
+//!
+//! This crate's tests use it, and so does `parley test --platform tencent`, which plays
+//! Tencent's side of a transcript with it.
+
+use crate::elements::{self, Elem};
+use actix_web::dev::ServerHandle;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use parley_engine::model::{
+    Command, Content, ConversationId, GroupId, GroupInfoPatch, MessageRef, ReadMark, RecallScope,
+    SendOptions, UserId,
+};
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
+
+pub const APP: u64 = 1400000001;
+pub const KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+pub const TOKEN: &str = "callback-token";
+/// The app admin the REST calls are made as.
+pub const ADMIN: &str = "administrator";
+/// The server time in the fake's answers (seconds).
+pub const TIME: u64 = 1_700_000_000;
+
+/// What the fake answers next, before it answers normally.
+#[derive(Clone, Debug)]
+pub enum Failure {
+    Http(u16),
+    Code(i64),
+    /// Takes the request (and its effect) but never answers in time.
+    Hang,
+}
+
+/// One REST call as the fake received it.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// `service/command`, e.g. `openim/sendmsg`.
+    pub api: String,
+    pub query: HashMap<String, String>,
+    pub body: Value,
+    /// The answer it got, when it got one from [`answer`] (not a scripted failure).
+    pub answer: Option<Value>,
+}
+
+#[derive(Default)]
+pub struct State {
+    pub requests: Vec<Request>,
+    pub failures: VecDeque<Failure>,
+    /// Messages delivered to recipients, once per (sender, MsgRandom) for 1:1 and (group,
+    /// Random) for groups as Tencent deduplicates them: (that key, the message's text).
+    pub delivered: Vec<(String, String)>,
+    seen: HashSet<String>,
+    /// The last `MsgSeq` of each group, and the group message each (group, Random) got.
+    group_seqs: HashMap<String, u64>,
+    group_sends: HashMap<String, u64>,
+}
+
+impl State {
+    /// The next `MsgSeq` of `group`: group sequences count every message of the group,
+    /// whoever sent it.
+    pub fn next_group_seq(&mut self, group: &str) -> u64 {
+        let seq = self.group_seqs.entry(group.to_string()).or_insert(0);
+        *seq += 1;
+        *seq
+    }
+}
+
+pub struct FakeTencent {
+    pub url: String,
+    pub state: Arc<Mutex<State>>,
+    pub sends: watch::Receiver<usize>,
+    handle: ServerHandle,
+}
+
+impl FakeTencent {
+    /// Listens on a free port of 127.0.0.1.
+    pub async fn start() -> FakeTencent {
+        let state = Arc::new(Mutex::new(State::default()));
+        let (tx, sends) = watch::channel(0usize);
+        let data = web::Data::new((state.clone(), tx));
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .route("/v4/{service}/{command}", web::post().to(handle))
+        })
+        .workers(1)
+        .disable_signals()
+        .bind("127.0.0.1:0")
+        .expect("a free port on 127.0.0.1");
+        let url = format!("http://{}", server.addrs()[0]);
+        let server = server.run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        FakeTencent {
+            url,
+            state,
+            sends,
+            handle,
+        }
+    }
+
+    pub fn fail_next(&self, failures: &[Failure]) {
+        self.lock().failures.extend(failures.iter().cloned());
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("fake tencent state")
+    }
+
+    pub fn requests(&self) -> Vec<Request> {
+        self.lock().requests.clone()
+    }
+
+    /// The requests from the `from`th on.
+    pub fn requests_from(&self, from: usize) -> Vec<Request> {
+        self.lock().requests.iter().skip(from).cloned().collect()
+    }
+
+    pub fn last(&self) -> Request {
+        self.requests().pop().expect("a request")
+    }
+
+    pub fn delivered(&self) -> Vec<(String, String)> {
+        self.lock().delivered.clone()
+    }
+
+    /// The next `MsgSeq` of a group, for a message a user sends there.
+    pub fn next_group_seq(&self, group: &str) -> u64 {
+        self.lock().next_group_seq(group)
+    }
+
+    /// Waits until `n` distinct messages were delivered.
+    pub async fn wait_sends(&self, n: usize) {
+        let mut rx = self.sends.clone();
+        tokio::time::timeout(std::time::Duration::from_secs(20), rx.wait_for(|c| *c >= n))
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "{n} messages were not delivered in time: {:?}",
+                    self.delivered()
+                )
+            })
+            .expect("the fake is running");
+    }
+
+    pub async fn stop(self) {
+        self.handle.stop(false).await;
+    }
+}
+
+type Shared = (Arc<Mutex<State>>, watch::Sender<usize>);
+
+async fn handle(
+    data: web::Data<Shared>,
+    path: web::Path<(String, String)>,
+    query: web::Query<HashMap<String, String>>,
+    body: web::Json<Value>,
+) -> HttpResponse {
+    let (service, command) = path.into_inner();
+    let api = format!("{service}/{command}");
+    let body = body.into_inner();
+    let query = query.into_inner();
+    for (k, v) in [
+        ("sdkappid", APP.to_string()),
+        ("identifier", ADMIN.into()),
+        ("contenttype", "json".into()),
+    ] {
+        if query.get(k) != Some(&v) {
+            return fail(60002, &format!("bad query parameter {k}"));
+        }
+    }
+    if query.get("usersig").is_none_or(|s| s.is_empty())
+        || query
+            .get("random")
+            .and_then(|r| r.parse::<u32>().ok())
+            .is_none()
+    {
+        return fail(70003, "usersig or random missing");
+    }
+    let (state, sends) = data.get_ref();
+    let failure = {
+        let mut s = state.lock().expect("fake tencent state");
+        s.requests.push(Request {
+            api: api.clone(),
+            query,
+            body: body.clone(),
+            answer: None,
+        });
+        s.failures.pop_front()
+    };
+    match failure {
+        Some(Failure::Http(code)) => {
+            return HttpResponse::build(
+                actix_web::http::StatusCode::from_u16(code).expect("an HTTP status"),
+            )
+            .body("upstream failed")
+        }
+        Some(Failure::Code(code)) => return fail(code, "scripted failure"),
+        Some(Failure::Hang) => {
+            // The effect happens, the answer never comes in time.
+            answer(state, sends, &api, &body);
+            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+            return HttpResponse::Ok().finish();
+        }
+        None => {}
+    }
+    HttpResponse::Ok().json(answer(state, sends, &api, &body))
+}
+
+fn fail(code: i64, info: &str) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "ActionStatus": "FAIL", "ErrorCode": code, "ErrorInfo": info }))
+}
+
+/// Tencent's answers, with its dedupe: the same sender and random is one message. The
+/// answer is also kept with the request.
+fn answer(state: &Mutex<State>, sends: &watch::Sender<usize>, api: &str, body: &Value) -> Value {
+    let mut s = state.lock().expect("fake tencent state");
+    let mut ok = json!({ "ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": "" });
+    let text = body["MsgBody"][0]["MsgContent"]["Text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let deliver = |key: String, s: &mut State| {
+        if s.seen.insert(key.clone()) {
+            s.delivered.push((key, text.clone()));
+        }
+        sends.send_replace(s.seen.len());
+    };
+    match api {
+        "openim/sendmsg" | "openim/batchsendmsg" => {
+            let random = body["MsgRandom"].as_u64().unwrap_or_default();
+            let from = body["From_Account"].as_str().unwrap_or_default();
+            deliver(format!("{from}:{random}"), &mut s);
+            ok["MsgTime"] = json!(TIME);
+            ok["MsgKey"] = json!(format!("{}_{random}_{TIME}", body["MsgSeq"]));
+            if api.ends_with("batchsendmsg") {
+                ok["ErrorList"] = json!([]);
+            }
+        }
+        "group_open_http_svc/send_group_msg" => {
+            let group = body["GroupId"].as_str().unwrap_or_default().to_string();
+            let key = format!("{group}:{}", body["Random"]);
+            let seq = match s.group_sends.get(&key) {
+                Some(seq) => *seq,
+                None => {
+                    let seq = s.next_group_seq(&group);
+                    s.group_sends.insert(key.clone(), seq);
+                    seq
+                }
+            };
+            deliver(key, &mut s);
+            ok["MsgTime"] = json!(TIME);
+            ok["MsgSeq"] = json!(seq);
+        }
+        "group_open_http_svc/group_msg_recall" => {
+            ok["RecallRetList"] =
+                json!([{ "MsgSeq": body["MsgSeqList"][0]["MsgSeq"], "RetCode": 0 }]);
+        }
+        "sns/friend_add" => {
+            ok["ResultItem"] = json!([{ "To_Account": body["AddFriendItem"][0]["To_Account"], "ResultCode": 0, "ResultInfo": "" }]);
+        }
+        "sns/friend_delete" | "sns/black_list_add" | "sns/black_list_delete" => {
+            ok["ResultItem"] =
+                json!([{ "To_Account": body["To_Account"][0], "ResultCode": 0, "ResultInfo": "" }]);
+        }
+        "group_open_http_svc/add_group_member" => {
+            let members: Vec<Value> = body["MemberList"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|m| json!({ "Member_Account": m["Member_Account"], "Result": 1 }))
+                .collect();
+            ok["MemberList"] = json!(members);
+        }
+        "group_open_http_svc/create_group" => ok["GroupId"] = json!("@TGS#2J4SZEAEL"),
+        _ => {}
+    }
+    if let Some(r) = s.requests.iter_mut().rev().find(|r| r.answer.is_none()) {
+        r.answer = Some(ok.clone());
+    }
+    ok
+}
+
+/// A connection's settings pointing at a fake at `rest_url`, with the secrets of
+/// [`env`], as `[[connections]]` would give them.
+pub fn config(rest_url: &str) -> crate::TencentConfig {
+    serde_json::from_value(json!({
+        "id": "tc", "sdk_app_id": APP, "admin": ADMIN, "bot": "bot",
+        "rest_url": rest_url, "secret_key_env": "TC_KEY", "callback_token_env": "TC_TOKEN",
+        "request_timeout_ms": 1000,
+    }))
+    .expect("a valid tencent config")
+}
+
+/// The environment [`config`] reads its secrets from.
+pub fn env(var: &str) -> Option<String> {
+    match var {
+        "TC_KEY" => Some(KEY.into()),
+        "TC_TOKEN" => Some(TOKEN.into()),
+        _ => None,
+    }
+}
+
+/// The callback URL's query as Tencent builds it, signed with [`TOKEN`] at `time`.
+pub fn callback_query(command: &str, time: i64) -> String {
+    let sign = parley_vendor::sign::sha256_hex(&[TOKEN.as_bytes(), time.to_string().as_bytes()]);
+    format!(
+        "SdkAppid={APP}&CallbackCommand={command}&contenttype=json&ClientIP=127.0.0.1&OptPlatform=RESTAPI&Sign={sign}&RequestTime={time}"
+    )
+}
+
+/// Now, in seconds since the Unix epoch (a callback's `RequestTime`).
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// The model command a REST call carries out, read back from the call (`bot` is the bot's
+/// account: a send from another account is a send `as_user`); `None` for a call that
+/// carries out no command this crate makes.
+pub fn command_of(api: &str, body: &Value, bot: &str) -> Option<Command> {
+    let s = |v: &Value| v.as_str().map(str::to_string);
+    let user = |v: &Value| s(v).map(UserId);
+    let group = || s(&body["GroupId"]).map(GroupId);
+    let content = || -> Option<Content> {
+        let elems: Vec<Elem> = serde_json::from_value(body["MsgBody"].clone()).ok()?;
+        let mut content = elements::to_content(&elems).ok()?;
+        if let Content::Text(t) = &mut content {
+            for at in body["GroupAtInfo"].as_array().into_iter().flatten() {
+                if at["GroupAtAllFlag"] == 1 {
+                    t.mention_all = true;
+                } else if let Some(u) = user(&at["GroupAt_Account"]) {
+                    t.mentions.push(u);
+                }
+            }
+        }
+        Some(content)
+    };
+    let as_user = || user(&body["From_Account"]).filter(|u| u.as_str() != bot);
+    let users = |v: &Value| -> Vec<UserId> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| user(m).or_else(|| user(&m["Member_Account"])))
+            .collect()
+    };
+    Some(match api {
+        "openim/sendmsg" => Command::Send {
+            to: ConversationId::direct(s(&body["To_Account"])?),
+            content: content()?,
+            reply_to: None,
+            options: SendOptions::default(),
+            as_user: as_user(),
+        },
+        "openim/batchsendmsg" => Command::BatchSend {
+            to: users(&body["To_Account"])
+                .into_iter()
+                .map(|u| ConversationId::direct(u.0))
+                .collect(),
+            content: content()?,
+        },
+        "group_open_http_svc/send_group_msg" => Command::Send {
+            to: ConversationId::group(group()?.0),
+            content: content()?,
+            reply_to: None,
+            options: SendOptions::default(),
+            as_user: as_user(),
+        },
+        "openim/modify_c2c_msg" => Command::Edit {
+            conversation: ConversationId::direct(s(&body["To_Account"])?),
+            message: MessageRef::new(s(&body["MsgKey"])?),
+            content: content()?,
+        },
+        "group_open_http_svc/modify_group_msg" => Command::Edit {
+            conversation: ConversationId::group(group()?.0),
+            message: seq_ref(body["MsgSeq"].as_u64()?),
+            content: content()?,
+        },
+        "openim/admin_msgwithdraw" => Command::Recall {
+            conversation: ConversationId::direct(s(&body["To_Account"])?),
+            message: MessageRef::new(s(&body["MsgKey"])?),
+            scope: RecallScope::Everyone,
+        },
+        "group_open_http_svc/group_msg_recall" => Command::Recall {
+            conversation: ConversationId::group(group()?.0),
+            message: seq_ref(body["MsgSeqList"][0]["MsgSeq"].as_u64()?),
+            scope: RecallScope::Everyone,
+        },
+        "openim/admin_set_msg_read" => Command::MarkRead {
+            conversation: ConversationId::direct(s(&body["Peer_Account"])?),
+            read: ReadMark::Messages {
+                messages: Vec::new(),
+            },
+        },
+        "sns/friend_add" => {
+            let item = &body["AddFriendItem"][0];
+            Command::AddFriend {
+                user: user(&item["To_Account"])?,
+                greeting: s(&item["AddWording"]),
+                answer: None,
+            }
+        }
+        "sns/friend_delete" => Command::RemoveFriend {
+            user: users(&body["To_Account"]).pop()?,
+        },
+        "sns/black_list_add" => Command::Block {
+            user: users(&body["To_Account"]).pop()?,
+        },
+        "sns/black_list_delete" => Command::Unblock {
+            user: users(&body["To_Account"]).pop()?,
+        },
+        "group_open_http_svc/add_group_member" => {
+            let members = users(&body["MemberList"]);
+            if members.len() == 1 && members[0].as_str() == bot {
+                Command::JoinGroup {
+                    group: group()?,
+                    message: None,
+                }
+            } else {
+                Command::Invite {
+                    group: group()?,
+                    users: members,
+                }
+            }
+        }
+        "group_open_http_svc/delete_group_member" => {
+            let members = users(&body["MemberToDel_Account"]);
+            if members.len() == 1 && members[0].as_str() == bot {
+                Command::LeaveGroup { group: group()? }
+            } else {
+                Command::Kick {
+                    group: group()?,
+                    users: members,
+                    ban_seconds: None,
+                }
+            }
+        }
+        "group_open_http_svc/forbid_send_msg" => {
+            let (group, user) = (group()?, users(&body["Members_Account"]).pop()?);
+            match body["MuteTime"].as_u64()? {
+                0 => Command::Unmute { group, user },
+                seconds => Command::Mute {
+                    group,
+                    user,
+                    seconds,
+                },
+            }
+        }
+        "group_open_http_svc/modify_group_base_info" => {
+            if let Some(text) = s(&body["Notification"]) {
+                Command::SetAnnouncement {
+                    group: group()?,
+                    text,
+                }
+            } else if let Some(flag) = body["ShutUpAllMember"].as_str() {
+                match flag {
+                    "On" => Command::MuteAll { group: group()? },
+                    _ => Command::UnmuteAll { group: group()? },
+                }
+            } else {
+                let ext = body["AppDefinedData"].as_array().map(|items| {
+                    items
+                        .iter()
+                        .filter_map(|i| Some((s(&i["Key"])?, i["Value"].clone())))
+                        .collect::<serde_json::Map<_, _>>()
+                        .into()
+                });
+                Command::SetGroupInfo {
+                    group: group()?,
+                    patch: GroupInfoPatch {
+                        name: s(&body["Name"]),
+                        avatar_url: s(&body["FaceUrl"]),
+                        description: s(&body["Introduction"]),
+                        ext,
+                    },
+                }
+            }
+        }
+        "group_open_http_svc/modify_group_member_info" => Command::SetAdmin {
+            group: group()?,
+            user: user(&body["Member_Account"])?,
+            admin: body["Role"] == "Admin",
+        },
+        "group_open_http_svc/change_group_owner" => Command::TransferOwner {
+            group: group()?,
+            user: user(&body["NewOwner_Account"])?,
+        },
+        "group_open_http_svc/destroy_group" => Command::Dismiss { group: group()? },
+        _ => return None,
+    })
+}
+
+fn seq_ref(seq: u64) -> MessageRef {
+    MessageRef {
+        seq: Some(seq),
+        ..MessageRef::new(seq.to_string())
+    }
+}
