@@ -14,6 +14,8 @@ mod reverse_ws;
 mod rpc;
 pub mod segments;
 mod session;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use adapter::OneBotAdapter;
 pub use config::{Mode, OneBotConfig};

@@ -1,20 +1,15 @@
-//! A local OneBot v11 implementation playing the QQ side: it connects to Parley (reverse
-//! WebSocket) or is connected to (forward WebSocket), pushes events and answers actions.
+//! The local OneBot v11 implementation (`parley_onebot::testing`, shared with `parley
+//! test --platform onebot`), Parley's side of a connection, and the QQ account's world as
+//! the query actions see it.
 
 #![allow(dead_code)]
 
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer};
-use futures_util::{SinkExt, StreamExt};
+pub use parley_onebot::testing::*;
 use parley_onebot::{OneBotAdapter, OneBotConfig};
 use serde_json::{json, Value};
-use std::sync::{Arc, Mutex};
-use tokio::sync::watch;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Message;
-
-pub const SELF_ID: u64 = 10001;
-pub const TOKEN: &str = "s3cret";
+use std::sync::Arc;
 
 pub fn adapter(extra: Value) -> Arc<OneBotAdapter> {
     let mut v = json!({"id": "qq", "self_id": SELF_ID, "access_token_env": "QQ_TOKEN"});
@@ -49,120 +44,6 @@ impl Server {
     }
     pub async fn stop(self) {
         self.handle.stop(false).await;
-    }
-}
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// The implementation's side of one WebSocket connection.
-pub struct Qq {
-    pub ws: Ws,
-}
-
-impl Qq {
-    /// Connects as a reverse WebSocket client; Err(status) when Parley refuses.
-    pub async fn dial(url: &str, role: &str, self_id: u64, token: Option<&str>) -> Result<Qq, u16> {
-        let mut req = url.into_client_request().unwrap();
-        let h = req.headers_mut();
-        h.insert("x-self-id", self_id.to_string().parse().unwrap());
-        h.insert("x-client-role", role.parse().unwrap());
-        if let Some(t) = token {
-            h.insert("authorization", format!("Bearer {t}").parse().unwrap());
-        }
-        match tokio_tungstenite::connect_async(req).await {
-            Ok((ws, _)) => Ok(Qq { ws }),
-            Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
-            Err(e) => panic!("{e}"),
-        }
-    }
-
-    /// Closes as an implementation that restarts does: a close frame, then whatever Parley
-    /// still sends is read and dropped (not carried out) until Parley closes too.
-    pub async fn hang_up(mut self) {
-        self.ws.close(None).await.unwrap();
-        while let Some(Ok(_)) = self.ws.next().await {}
-    }
-
-    pub async fn push(&mut self, event: Value) {
-        self.ws
-            .send(Message::Text(event.to_string()))
-            .await
-            .unwrap();
-    }
-
-    pub async fn push_raw(&mut self, text: &str) {
-        self.ws.send(Message::Text(text.to_string())).await.unwrap();
-    }
-
-    /// The next action Parley calls.
-    pub async fn action(&mut self) -> Value {
-        loop {
-            match self.ws.next().await.expect("connection open").unwrap() {
-                Message::Text(t) => return serde_json::from_str(&t).unwrap(),
-                _ => continue,
-            }
-        }
-    }
-
-    pub async fn answer(&mut self, action: &Value, answer: Value) {
-        let mut a = answer;
-        a["echo"] = action["echo"].clone();
-        self.push(a).await;
-    }
-}
-
-pub fn ok(data: Value) -> Value {
-    json!({"status": "ok", "retcode": 0, "data": data})
-}
-
-pub fn group_message(message_id: i64, group: u64, user: u64, message: Value) -> Value {
-    json!({"time": 1700000000, "self_id": SELF_ID, "post_type": "message", "message_type": "group",
-           "sub_type": "normal", "message_id": message_id, "group_id": group, "user_id": user,
-           "message": message, "raw_message": "", "font": 0, "sender": {"user_id": user, "nickname": "n"}})
-}
-
-pub fn lifecycle_connect() -> Value {
-    json!({"time": 1700000000, "self_id": SELF_ID, "post_type": "meta_event",
-           "meta_event_type": "lifecycle", "sub_type": "connect"})
-}
-
-/// Answers every action with success (`message_id`s counting up) and records them.
-#[derive(Clone, Default)]
-pub struct Recorder {
-    pub actions: Arc<Mutex<Vec<Value>>>,
-    pub count: Arc<watch::Sender<usize>>,
-}
-
-impl Recorder {
-    pub fn new() -> Self {
-        Recorder {
-            actions: Arc::default(),
-            count: Arc::new(watch::channel(0).0),
-        }
-    }
-    pub fn record(&self, action: &Value) -> Value {
-        let mut a = self.actions.lock().unwrap();
-        a.push(action.clone());
-        let id = a.len();
-        self.count.send_replace(id);
-        ok(json!({"message_id": id}))
-    }
-    pub async fn wait(&self, n: usize) {
-        self.count.subscribe().wait_for(|c| *c >= n).await.unwrap();
-    }
-    pub fn texts(&self) -> Vec<String> {
-        self.actions
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|a| {
-                a["params"]["message"][0]["data"]["text"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string()
-            })
-            .collect()
     }
 }
 
