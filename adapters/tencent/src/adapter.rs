@@ -3,6 +3,7 @@
 
 use crate::commands::{self, Plan, Reply};
 use crate::config::{self, TencentConfig};
+use crate::directory;
 use crate::endpoint::{self, Endpoint};
 use crate::rest::Rest;
 use crate::usersig::UserSigCache;
@@ -44,6 +45,11 @@ const API_GROUPS: &[&[&str]] = &[
     &["set_admin"],
     &["transfer_owner"],
     &["dismiss"],
+    &["list_friends"],
+    &["list_groups"],
+    &["get_group_info"],
+    &["list_members"],
+    &["get_profile"],
 ];
 const PER_API_PER_SECOND: u32 = 200;
 
@@ -145,6 +151,7 @@ impl Adapter for TencentAdapter {
     fn execute(&self, command: OutboundCommand) -> BoxFuture<'static, CommandResult> {
         let rest = self.rest.clone();
         let bot = self.endpoint.settings.config.bot.clone();
+        let clock = self.endpoint.clock.clone();
         Box::pin(async move {
             let call = match commands::plan(&command, &bot) {
                 Plan::Call(call) => call,
@@ -152,10 +159,17 @@ impl Adapter for TencentAdapter {
                 Plan::Invalid(e) => return CommandResult::Failed(e),
             };
             let (random, _) = commands::randoms(&command.idempotency_key);
+            if matches!(call.reply, Reply::Friends) {
+                return list_friends(&rest, &bot, random).await.into();
+            }
             match rest.call(call.api, &call.body, random).await {
-                Ok(answer) => {
-                    commands::output(&call.reply, &answer, &command.idempotency_key).into()
-                }
+                Ok(answer) => commands::output(
+                    &call.reply,
+                    &answer,
+                    &command.idempotency_key,
+                    clock.unix_ms(),
+                )
+                .into(),
                 Err(e)
                     if matches!(call.reply, Reply::DirectRecalled)
                         && e.platform_code.as_deref() == Some(ALREADY_RECALLED) =>
@@ -166,4 +180,33 @@ impl Adapter for TencentAdapter {
             }
         })
     }
+}
+
+/// The whole friend list, page by page (`sns/friend_get` answers 100 friends at a time).
+async fn list_friends(
+    rest: &Rest,
+    bot: &str,
+    random: u32,
+) -> Result<CommandOutput, parley_engine::model::CommandError> {
+    let mut friends = Vec::new();
+    let mut start = 0;
+    for page in 0..directory::MAX_FRIEND_PAGES {
+        // Each page is its own request: Tencent may refuse a repeated `random`.
+        let body = directory::friend_get(bot, start);
+        let answer = rest
+            .call("sns/friend_get", &body, random.wrapping_add(page as u32))
+            .await?;
+        let (more, next) = directory::friends_page(&answer)?;
+        friends.extend(more);
+        match next {
+            Some(next) => start = next,
+            None => return Ok(CommandOutput::Friends { friends }),
+        }
+    }
+    tracing::warn!(
+        read = friends.len(),
+        "Tencent friend list longer than {} pages; answering with what was read",
+        directory::MAX_FRIEND_PAGES
+    );
+    Ok(CommandOutput::Friends { friends })
 }

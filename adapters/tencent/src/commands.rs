@@ -5,7 +5,7 @@
 //! or the same group `Random` within 5 min, as one message, so a retried send is not
 //! delivered twice.
 
-use crate::elements;
+use crate::{directory, elements};
 use parley_engine::model::{
     Command, CommandError, CommandOutput, Content, ConversationKind, GroupKind, MessageRef,
     OutboundCommand, RecallScope, SendOptions,
@@ -34,6 +34,12 @@ pub enum Reply {
     PerTarget,
     MembersAdded,
     GroupCreated,
+    /// One page of the friend list; the adapter reads the next ones.
+    Friends,
+    Groups,
+    Group,
+    Members,
+    Profile,
 }
 
 /// What a command needs to become a call, or why it cannot.
@@ -331,6 +337,31 @@ pub fn plan(command: &OutboundCommand, bot: &str) -> Plan {
             json!({ "GroupId": group }),
             Reply::Done,
         ),
+        Command::ListFriends => call(
+            "sns/friend_get",
+            directory::friend_get(bot, 0),
+            Reply::Friends,
+        ),
+        Command::ListGroups => call(
+            "group_open_http_svc/get_joined_group_list",
+            directory::joined_groups(bot),
+            Reply::Groups,
+        ),
+        Command::GetGroupInfo { group } => call(
+            "group_open_http_svc/get_group_info",
+            directory::group_info(group),
+            Reply::Group,
+        ),
+        Command::ListMembers { group } => call(
+            "group_open_http_svc/get_group_member_info",
+            directory::group_members(group),
+            Reply::Members,
+        ),
+        Command::GetProfile { user } => call(
+            "profile/portrait_get",
+            directory::portrait_get(user),
+            Reply::Profile,
+        ),
         Command::MarkRead { .. }
         | Command::Forward { .. }
         | Command::Typing { .. }
@@ -338,12 +369,7 @@ pub fn plan(command: &OutboundCommand, bot: &str) -> Plan {
         | Command::Upload { .. }
         | Command::AnswerFriendRequest { .. }
         | Command::AnswerJoinRequest { .. }
-        | Command::AnswerInvitation { .. }
-        | Command::ListFriends
-        | Command::ListGroups
-        | Command::GetGroupInfo { .. }
-        | Command::ListMembers { .. }
-        | Command::GetProfile { .. } => Plan::Unsupported,
+        | Command::AnswerInvitation { .. } => Plan::Unsupported,
     }
 }
 
@@ -395,11 +421,12 @@ fn group_seq(message: &MessageRef) -> Result<u64, CommandError> {
         })
 }
 
-/// Reads a successful answer.
+/// Reads a successful answer; `now_ms` tells a member's mute in force from one that ended.
 pub fn output(
     reply: &Reply,
     answer: &Value,
     idempotency_key: &str,
+    now_ms: i64,
 ) -> Result<CommandOutput, CommandError> {
     let time_ms = answer
         .get("MsgTime")
@@ -517,6 +544,13 @@ pub fn output(
         Reply::GroupCreated => CommandOutput::GroupCreated {
             group: parley_engine::model::GroupId(str_field(answer, "GroupId")?),
         },
+        Reply::Friends => CommandOutput::Friends {
+            friends: directory::friends_page(answer)?.0,
+        },
+        Reply::Groups => return directory::groups(answer),
+        Reply::Group => return directory::one_group(answer),
+        Reply::Members => return directory::members(answer, now_ms),
+        Reply::Profile => return directory::profile(answer),
     })
 }
 

@@ -18,7 +18,8 @@ pub fn kind_of(code: i64) -> ErrorKind {
         91000 | 70001 | 60013 | 60014 => ErrorKind::Unavailable,
         60010 | 60004 | 60005 | 70009 | 70013 | 70014 | 60016 | 60017 | 60021 | 70051 | 10007
         | 20009 => ErrorKind::NotPermitted,
-        20022 | 70107 | 10010 | 10015 => ErrorKind::NotFound,
+        // 40003: the profile of an account that does not exist.
+        20022 | 70107 | 10010 | 10015 | 40003 => ErrorKind::NotFound,
         10017 => ErrorKind::Muted,
         20007 => ErrorKind::BlockedByRecipient,
         7015 | 80001 => ErrorKind::Censored,

@@ -7,6 +7,7 @@ pub mod callback_sign;
 mod callbacks;
 mod commands;
 pub mod config;
+mod directory;
 mod elements;
 mod endpoint;
 mod errors;

@@ -277,12 +277,136 @@ fn answer(state: &Mutex<State>, sends: &watch::Sender<usize>, api: &str, body: &
             ok["MemberList"] = json!(members);
         }
         "group_open_http_svc/create_group" => ok["GroupId"] = json!("@TGS#2J4SZEAEL"),
-        _ => {}
+        _ => match directory(api, body) {
+            Some(Ok(fields)) => ok
+                .as_object_mut()
+                .expect("an object")
+                .extend(fields.as_object().expect("an object").clone()),
+            Some(Err((code, info))) => {
+                ok = json!({ "ActionStatus": "FAIL", "ErrorCode": code, "ErrorInfo": info })
+            }
+            None => {}
+        },
     }
     if let Some(r) = s.requests.iter_mut().rev().find(|r| r.answer.is_none()) {
         r.answer = Some(ok.clone());
     }
     ok
+}
+
+/// The friends of the bot's account in the fake, in `sns/friend_get` order, with remarks.
+pub const FRIENDS: &[(&str, &str)] = &[("alice", "Alice from sales"), ("bob", ""), ("carol", "")];
+/// How many friends one `sns/friend_get` page holds in the fake (Tencent: 100), so that
+/// [`FRIENDS`] takes two pages.
+pub const FRIEND_PAGE: usize = 2;
+/// The group the fake knows; any other group does not exist (10010).
+pub const GROUP: &str = "g1";
+/// Until when (seconds) `bob` is muted in [`GROUP`]: 2100-01-01, after any test run.
+pub const BOB_MUTED_UNTIL: i64 = 4_102_444_800;
+/// An account the fake has no profile for (40003).
+pub const GHOST: &str = "ghost";
+
+fn group_base() -> Value {
+    json!({
+        "GroupId": GROUP, "Type": "Public", "Name": "Lobby", "Introduction": "all of us",
+        "Notification": "be kind", "FaceUrl": "https://example.com/g1.png",
+        "Owner_Account": "alice", "CreateTime": 1_600_000_000, "MemberNum": 3,
+        "MaxMemberNum": 2000, "ApplyJoinOption": "FreeAccess", "ShutUpAllMember": "Off",
+    })
+}
+
+/// The answers of the query APIs (the fields beside `ActionStatus`), in Tencent's published
+/// shapes, from the fake's small world: [`FRIENDS`], [`GROUP`] with alice (owner), bot
+/// (admin) and bob (member, muted), and profiles for everyone but [`GHOST`]. `Err` is a
+/// whole-call failure (code, info); `None` for an API that is not a query.
+pub fn directory(api: &str, body: &Value) -> Option<Result<Value, (i64, &'static str)>> {
+    let group_known = body["GroupId"] == GROUP;
+    Some(Ok(match api {
+        "sns/friend_get" => {
+            let start = body["StartIndex"].as_u64().unwrap_or(0) as usize;
+            let page: Vec<Value> = FRIENDS
+                .iter()
+                .skip(start)
+                .take(FRIEND_PAGE)
+                .map(|(user, remark)| {
+                    let mut tags = vec![
+                        json!({ "Tag": "Tag_SNS_IM_AddSource", "Value": "AddSource_Type_Android" }),
+                        json!({ "Tag": "Tag_SNS_IM_AddTime", "Value": 1_650_000_000 }),
+                    ];
+                    if !remark.is_empty() {
+                        tags.push(json!({ "Tag": "Tag_SNS_IM_Remark", "Value": remark }));
+                    }
+                    json!({ "To_Account": user, "ValueItem": tags })
+                })
+                .collect();
+            let next = start + page.len();
+            let complete = next >= FRIENDS.len();
+            json!({
+                "UserDataItem": page, "StandardSequence": 7, "CustomSequence": 0,
+                "FriendNum": FRIENDS.len(), "CompleteFlag": u8::from(complete),
+                "NextStartIndex": if complete { 0 } else { next },
+            })
+        }
+        "group_open_http_svc/get_joined_group_list" => {
+            let mut ops = json!({ "GroupId": "@TGS#ops", "Type": "Work", "Name": "Ops",
+                                  "MemberNum": 2, "MaxMemberNum": 200, "Owner_Account": "bot" });
+            if body["ResponseFilter"]["GroupBaseInfoFilter"]
+                .as_array()
+                .is_none_or(|f| f.is_empty())
+            {
+                // Without a filter Tencent answers ids only.
+                ops = json!({ "GroupId": "@TGS#ops" });
+            }
+            json!({ "TotalCount": 2, "GroupIdList": [group_base(), ops] })
+        }
+        "group_open_http_svc/get_group_info" => {
+            let id = body["GroupIdList"][0].clone();
+            if id == GROUP {
+                let mut g = group_base();
+                g["ErrorCode"] = json!(0);
+                g["ErrorInfo"] = json!("");
+                json!({ "GroupInfo": [g] })
+            } else {
+                json!({ "GroupInfo": [{ "GroupId": id, "ErrorCode": 10010,
+                                       "ErrorInfo": "this group does not exist" }] })
+            }
+        }
+        "group_open_http_svc/get_group_member_info" if group_known => json!({
+            "MemberNum": 3,
+            "MemberList": [
+                { "Member_Account": "alice", "Role": "Owner", "JoinTime": 1_600_000_000,
+                  "MsgSeq": 10, "MsgFlag": "AcceptAndNotify", "LastSendMsgTime": 1_700_000_000,
+                  "ShutUpUntil": 0, "NameCard": "" },
+                { "Member_Account": "bot", "Role": "Admin", "JoinTime": 1_650_000_000,
+                  "ShutUpUntil": 0, "NameCard": "Support bot" },
+                { "Member_Account": "bob", "Role": "Member", "JoinTime": 1_690_000_000,
+                  "ShutUpUntil": BOB_MUTED_UNTIL, "NameCard": "Bob (QA)" },
+            ],
+        }),
+        "group_open_http_svc/get_group_member_info" => {
+            return Some(Err((10010, "this group does not exist")))
+        }
+        "profile/portrait_get" => {
+            let user = body["To_Account"][0].as_str().unwrap_or_default();
+            if user == GHOST {
+                return Some(Err((40003, "the account does not exist")));
+            }
+            json!({
+                "UserProfileItem": [{
+                    "To_Account": user, "ResultCode": 0, "ResultInfo": "",
+                    "ProfileItem": [
+                        { "Tag": "Tag_Profile_IM_Nick", "Value": format!("{user} nick") },
+                        { "Tag": "Tag_Profile_IM_Image", "Value": format!("https://example.com/{user}.png") },
+                        { "Tag": "Tag_Profile_IM_SelfSignature", "Value": "hello there" },
+                        { "Tag": "Tag_Profile_IM_Gender", "Value": "Gender_Type_Female" },
+                        { "Tag": "Tag_Profile_IM_Level", "Value": 7 },
+                    ],
+                }],
+                "FailAccount": [],
+            })
+        }
+        _ => return None,
+    }))
 }
 
 /// A connection's settings pointing at a fake at `rest_url`, with the secrets of
@@ -492,6 +616,16 @@ pub fn command_of(api: &str, body: &Value, bot: &str) -> Option<Command> {
             user: user(&body["NewOwner_Account"])?,
         },
         "group_open_http_svc/destroy_group" => Command::Dismiss { group: group()? },
+        // The friend list is read page by page; its first page is the command.
+        "sns/friend_get" if body["StartIndex"].as_u64() == Some(0) => Command::ListFriends,
+        "group_open_http_svc/get_joined_group_list" => Command::ListGroups,
+        "group_open_http_svc/get_group_info" => Command::GetGroupInfo {
+            group: GroupId(s(&body["GroupIdList"][0])?),
+        },
+        "group_open_http_svc/get_group_member_info" => Command::ListMembers { group: group()? },
+        "profile/portrait_get" => Command::GetProfile {
+            user: users(&body["To_Account"]).pop()?,
+        },
         _ => return None,
     })
 }

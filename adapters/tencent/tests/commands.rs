@@ -506,3 +506,217 @@ fn declares_tencents_rate_limits() {
     assert_eq!(send.per_minute, None);
     assert!(limits.iter().any(|l| l.commands == ["mute", "unmute"]));
 }
+
+#[actix_rt::test]
+async fn queries_read_the_directory() {
+    let fake = FakeTencent::start().await;
+    let a = adapter(&fake.url);
+    let ok = |r: CommandResult| match r {
+        CommandResult::Ok(o) => o,
+        other => panic!("{other:?}"),
+    };
+
+    // The friend list takes two pages in the fake; the second starts where the first ended.
+    let CommandOutput::Friends { friends } = ok(a.execute(cmd("q1", Command::ListFriends)).await)
+    else {
+        panic!()
+    };
+    assert_eq!(
+        friends,
+        vec![
+            FriendInfo {
+                user: "alice".into(),
+                nickname: None,
+                alias: Some("Alice from sales".into()),
+            },
+            FriendInfo {
+                user: "bob".into(),
+                nickname: None,
+                alias: None,
+            },
+            FriendInfo {
+                user: "carol".into(),
+                nickname: None,
+                alias: None,
+            },
+        ]
+    );
+    let pages: Vec<_> = fake
+        .requests()
+        .iter()
+        .map(|r| (r.api.clone(), r.body.clone()))
+        .collect();
+    assert_eq!(
+        pages,
+        [
+            (
+                "sns/friend_get".to_string(),
+                json!({"From_Account": "bot", "StartIndex": 0})
+            ),
+            (
+                "sns/friend_get".to_string(),
+                json!({"From_Account": "bot", "StartIndex": 2})
+            ),
+        ]
+    );
+
+    let CommandOutput::Groups { groups } = ok(a.execute(cmd("q2", Command::ListGroups)).await)
+    else {
+        panic!()
+    };
+    let req = fake.last();
+    assert_eq!(req.api, "group_open_http_svc/get_joined_group_list");
+    assert_eq!(req.body["Member_Account"], "bot");
+    let filter = req.body["ResponseFilter"]["GroupBaseInfoFilter"]
+        .as_array()
+        .unwrap();
+    assert!(filter.contains(&json!("Name")) && filter.contains(&json!("MemberNum")));
+    assert_eq!(
+        groups
+            .iter()
+            .map(|g| (g.group.as_str(), g.name.as_str(), g.kind.clone()))
+            .collect::<Vec<_>>(),
+        [
+            ("g1", "Lobby", Some(GroupKind::Public)),
+            ("@TGS#ops", "Ops", Some(GroupKind::Private))
+        ]
+    );
+
+    let CommandOutput::Group { group } = ok(a
+        .execute(cmd("q3", Command::GetGroupInfo { group: g() }))
+        .await)
+    else {
+        panic!()
+    };
+    assert_eq!(fake.last().body["GroupIdList"], json!(["g1"]));
+    assert_eq!(
+        group,
+        GroupInfo {
+            group: g(),
+            name: "Lobby".into(),
+            kind: Some(GroupKind::Public),
+            owner: Some("alice".into()),
+            member_count: Some(3),
+            capacity: Some(2000),
+            description: Some("all of us".into()),
+            announcement: Some("be kind".into()),
+            avatar_url: Some("https://example.com/g1.png".into()),
+            all_muted: false,
+            ext: json!({"CreateTime": 1_600_000_000, "ApplyJoinOption": "FreeAccess"}),
+        }
+    );
+    assert_eq!(groups[0], group);
+
+    let CommandOutput::Members { members } = ok(a
+        .execute(cmd("q4", Command::ListMembers { group: g() }))
+        .await)
+    else {
+        panic!()
+    };
+    let req = fake.last();
+    assert_eq!(
+        (req.api.as_str(), &req.body["GroupId"]),
+        ("group_open_http_svc/get_group_member_info", &json!("g1"))
+    );
+    assert_eq!(
+        req.body["MemberInfoFilter"],
+        json!(["Role", "JoinTime", "ShutUpUntil", "NameCard"])
+    );
+    assert_eq!(
+        members,
+        vec![
+            MemberInfo {
+                user: "alice".into(),
+                role: MemberRole::Owner,
+                nickname: None,
+                muted_until_ms: None,
+                joined_at_ms: Some(1_600_000_000_000),
+            },
+            MemberInfo {
+                user: "bot".into(),
+                role: MemberRole::Admin,
+                nickname: Some("Support bot".into()),
+                muted_until_ms: None,
+                joined_at_ms: Some(1_650_000_000_000),
+            },
+            MemberInfo {
+                user: "bob".into(),
+                role: MemberRole::Member,
+                nickname: Some("Bob (QA)".into()),
+                muted_until_ms: Some(BOB_MUTED_UNTIL * 1000),
+                joined_at_ms: Some(1_690_000_000_000),
+            },
+        ]
+    );
+
+    let CommandOutput::Profile { profile } = ok(a
+        .execute(cmd("q5", Command::GetProfile { user: "bob".into() }))
+        .await)
+    else {
+        panic!()
+    };
+    let req = fake.last();
+    assert_eq!(
+        (req.api.as_str(), &req.body["To_Account"]),
+        ("profile/portrait_get", &json!(["bob"]))
+    );
+    assert!(req.body["TagList"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("Tag_Profile_IM_SelfSignature")));
+    assert_eq!(
+        profile,
+        Profile {
+            user: "bob".into(),
+            nickname: Some("bob nick".into()),
+            avatar_url: Some("https://example.com/bob.png".into()),
+            signature: Some("hello there".into()),
+            ext: json!({"IM_Gender": "Gender_Type_Female", "IM_Level": 7}),
+        }
+    );
+
+    // Failures: a group that does not exist (per item, and for the whole call), an account
+    // with no profile, and a rate limit while reading (retried by the outbox).
+    let failed = |r: CommandResult| match r {
+        CommandResult::Failed(e) => (e.kind, e.platform_code),
+        other => panic!("{other:?}"),
+    };
+    let gone: GroupId = "@TGS#gone".into();
+    assert_eq!(
+        failed(
+            a.execute(cmd(
+                "f1",
+                Command::GetGroupInfo {
+                    group: gone.clone()
+                }
+            ))
+            .await
+        ),
+        (ErrorKind::NotFound, Some("10010".into()))
+    );
+    assert_eq!(
+        failed(
+            a.execute(cmd("f2", Command::ListMembers { group: gone }))
+                .await
+        ),
+        (ErrorKind::NotFound, Some("10010".into()))
+    );
+    assert_eq!(
+        failed(
+            a.execute(cmd("f3", Command::GetProfile { user: GHOST.into() }))
+                .await
+        ),
+        (ErrorKind::NotFound, Some("40003".into()))
+    );
+    fake.fail_next(&[Failure::Code(60010)]);
+    assert_eq!(
+        failed(a.execute(cmd("f4", Command::ListGroups)).await),
+        (ErrorKind::NotPermitted, Some("60010".into()))
+    );
+    fake.fail_next(&[Failure::Code(60007)]);
+    let CommandResult::Failed(e) = a.execute(cmd("f5", Command::ListFriends)).await else {
+        panic!()
+    };
+    assert!(e.kind.is_transient() && e.retry_after_ms.is_some(), "{e:?}");
+    fake.stop().await;
+}
