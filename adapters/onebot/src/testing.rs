@@ -270,7 +270,12 @@ pub fn command_of(
 ) -> Option<Command> {
     let user = |k: &str| id(&params[k]).map(UserId);
     let group = || id(&params["group_id"]).map(GroupId);
-    let text = |k: &str| params[k].as_str().filter(|s| !s.is_empty()).map(String::from);
+    let text = |k: &str| {
+        params[k]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+    };
     let send = |to: ConversationId| -> Option<Command> {
         let (content, reply_to) = segments::to_content(&segments::parse(&params["message"]).ok()?);
         Some(Command::Send {
@@ -328,7 +333,9 @@ pub fn command_of(
                 seconds,
             },
         },
-        "set_group_whole_ban" if params["enable"] == false => Command::UnmuteAll { group: group()? },
+        "set_group_whole_ban" if params["enable"] == false => {
+            Command::UnmuteAll { group: group()? }
+        }
         "set_group_whole_ban" => Command::MuteAll { group: group()? },
         "set_group_admin" => Command::SetAdmin {
             group: group()?,
@@ -348,6 +355,13 @@ pub fn command_of(
         },
         "set_group_leave" if params["is_dismiss"] == true => Command::Dismiss { group: group()? },
         "set_group_leave" => Command::LeaveGroup { group: group()? },
+        "get_friend_list" => Command::ListFriends,
+        "get_group_list" => Command::ListGroups,
+        "get_group_info" => Command::GetGroupInfo { group: group()? },
+        "get_group_member_list" => Command::ListMembers { group: group()? },
+        "get_stranger_info" => Command::GetProfile {
+            user: user("user_id")?,
+        },
         _ => return None,
     })
 }

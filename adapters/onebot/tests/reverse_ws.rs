@@ -674,4 +674,20 @@ async fn queries_are_answered_from_the_implementation() {
         ]
     );
     assert_eq!(calls[4].1, json!({"user_id": 42}));
+    // The transcript runner reads each action back as the command that made it.
+    let back: Vec<_> = calls
+        .iter()
+        .map(|(name, params)| command_of(name, params, |_| None).unwrap())
+        .collect();
+    assert_eq!(
+        back[3],
+        Command::ListMembers {
+            group: "500".into()
+        }
+    );
+    assert_eq!(back[4], Command::GetProfile { user: "42".into() });
+    assert_eq!(
+        back.iter().map(|c| c.name()).collect::<Vec<_>>()[..3],
+        ["list_friends", "list_groups", "get_group_info"]
+    );
 }

@@ -718,5 +718,23 @@ async fn queries_read_the_directory() {
         panic!()
     };
     assert!(e.kind.is_transient() && e.retry_after_ms.is_some(), "{e:?}");
+    // The transcript runner reads each call back as the command that made it (a friend
+    // list's later pages are not commands of their own).
+    let back: Vec<_> = fake
+        .requests()
+        .iter()
+        .filter_map(|r| command_of(&r.api, &r.body, "bot"))
+        .map(|c| c.name())
+        .collect();
+    assert_eq!(
+        back[..5],
+        [
+            "list_friends",
+            "list_groups",
+            "get_group_info",
+            "list_members",
+            "get_profile"
+        ]
+    );
     fake.stop().await;
 }
