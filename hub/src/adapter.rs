@@ -8,12 +8,14 @@ use crate::error::HubError;
 use crate::events::StoredEvent;
 use crate::hub::Hub;
 use crate::message::StoredMessage;
-use crate::registry::{Pushed, SessionId};
+use crate::registry::{EndReason, Ending, Pushed, SessionId};
 use futures_util::future::BoxFuture;
 use parley_engine::adapter::{Adapter, AdapterError, Intake, IntakeError};
 use parley_engine::model::{
-    CommandResult, ConnectionId, ConnectionState, Envelope, Event, EventId, OutboundCommand,
+    CommandError, CommandResult, ConnectionId, ConnectionState, Envelope, ErrorKind, Event,
+    EventId, OutboundCommand,
 };
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -34,6 +36,9 @@ struct Inner {
     connection: ConnectionId,
     user: String,
     running: Mutex<Option<Running>>,
+    /// Another login replaced this connection's session (the "single" device policy):
+    /// commands are refused until the engine starts the connection again.
+    kicked: Arc<AtomicBool>,
 }
 
 struct Running {
@@ -49,20 +54,26 @@ impl HubAdapter {
                 connection,
                 user,
                 running: Mutex::new(None),
+                kicked: Arc::new(AtomicBool::new(false)),
             }),
         }
     }
 }
 
 impl Inner {
-    /// Ends the delivery task (dropping its intake) and unsubscribes its device.
+    /// Ends the delivery task (dropping its intake) and disconnects its device.
     async fn stop(&self) {
         let running = self.running.lock().expect("adapter lock").take();
         if let Some(Running { device, task }) = running {
             task.abort();
             let _ = task.await;
-            self.hub.registry().unsubscribe(&self.user, device);
+            self.hub.disconnect(&self.user, device).await;
         }
+    }
+
+    /// The device name of this connection's session.
+    fn device(&self) -> String {
+        format!("engine:{}", self.connection)
     }
 }
 
@@ -102,16 +113,21 @@ impl Adapter for HubAdapter {
                     event: latest_event,
                 },
             };
-            let (device, live) = hub.registry().subscribe_device(user);
+            let device = hub.connect_device(user, &inner.device()).await;
+            inner.kicked.store(false, Ordering::SeqCst);
             let feed = Feed {
                 hub: hub.clone(),
                 connection: inner.connection.clone(),
                 user: user.clone(),
                 intake,
                 delivered: after,
+                kicked: inner.kicked.clone(),
             };
-            let task = tokio::spawn(feed.run(live));
-            *inner.running.lock().expect("adapter lock") = Some(Running { device, task });
+            let task = tokio::spawn(feed.run(device.items, device.ending));
+            *inner.running.lock().expect("adapter lock") = Some(Running {
+                device: device.id,
+                task,
+            });
             tracing::info!(connection = %inner.connection, user, cursor = after.cursor(), "hub adapter started");
             Ok(())
         })
@@ -130,6 +146,18 @@ impl Adapter for HubAdapter {
                 command,
                 ..
             } = command;
+            if inner.kicked.load(Ordering::SeqCst) {
+                let mut error = CommandError::new(
+                    ErrorKind::NotPermitted,
+                    format!(
+                        "hub connection {}: kicked by another device (device_policy \"single\"); \
+                         the connection must be started again",
+                        inner.connection
+                    ),
+                );
+                error.platform_code = Some("kicked".into());
+                return CommandResult::Failed(error);
+            }
             let device = inner
                 .running
                 .lock()
@@ -181,10 +209,12 @@ struct Feed {
     intake: Intake,
     /// How far delivery has got.
     delivered: Position,
+    /// Set when another login replaces this session.
+    kicked: Arc<AtomicBool>,
 }
 
 impl Feed {
-    async fn run(mut self, mut live: mpsc::Receiver<Pushed>) {
+    async fn run(mut self, mut live: mpsc::Receiver<Pushed>, ending: Arc<Ending>) {
         if self.catch_up().await.is_err() {
             return;
         }
@@ -202,7 +232,18 @@ impl Feed {
         if self.deliver(connected, None).await.is_err() {
             return;
         }
-        while let Some(pushed) = live.recv().await {
+        loop {
+            let pushed = tokio::select! {
+                biased;
+                reason = ending.wait() => {
+                    self.ended(reason).await;
+                    return;
+                }
+                pushed = live.recv() => match pushed {
+                    Some(pushed) => pushed,
+                    None => break,
+                },
+            };
             // Live items committed before the backlog query ended were delivered from it.
             let delivered = match &pushed {
                 Pushed::Message(m) if m.seq <= self.delivered.message => continue,
@@ -215,6 +256,24 @@ impl Feed {
             }
         }
         tracing::info!(connection = %self.connection, "hub closed; the adapter's feed ends");
+    }
+
+    /// Another login replaced this session: the engine hears `Connection(Kicked)` and the
+    /// feed ends.
+    async fn ended(&mut self, reason: EndReason) {
+        tracing::warn!(connection = %self.connection, user = self.user, ?reason, "hub session kicked by another login");
+        self.kicked.store(true, Ordering::SeqCst);
+        let now = self.hub.clock().now_ms();
+        let kicked = Envelope {
+            id: EventId(format!("kicked:{now}")),
+            connection: self.connection.clone(),
+            time_ms: now,
+            backlog: false,
+            from_self: false,
+            event: Event::Connection(ConnectionState::Kicked),
+            raw: serde_json::Value::Null,
+        };
+        let _ = self.deliver(kicked, None).await;
     }
 
     /// Delivers what was stored after the cursor: messages and events merged by time.

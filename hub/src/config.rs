@@ -1,4 +1,5 @@
-//! The `[hub]` section of `parley.toml`: users and groups the hub creates at start.
+//! The `[hub]` section of `parley.toml`: users and groups the hub creates at start, the
+//! device policy and how long friend requests wait.
 
 use crate::ids::{check_id, MAX_TOKEN_LEN};
 use serde::Deserialize;
@@ -12,6 +13,25 @@ pub struct HubConfig {
     /// `[[hub.groups]]`
     #[serde(default)]
     pub groups: Vec<HubGroupConfig>,
+    /// `device_policy = "multiple" | "single"`: whether a user may be logged in on several
+    /// devices at once (the default), or a new login kicks the older sessions.
+    #[serde(default)]
+    pub device_policy: DevicePolicy,
+    /// `friend_request_ttl_secs`: how long a friend request waits for an answer before it
+    /// expires. Default 7 days.
+    #[serde(default)]
+    pub friend_request_ttl_secs: Option<u64>,
+}
+
+/// How many devices (WebSocket sessions, bot adapters) a user may be logged in on at once.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DevicePolicy {
+    /// Any number; each gets the user's messages and events.
+    #[default]
+    Multiple,
+    /// One: a new login ends every other session of the user ("kicked by another device").
+    Single,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -43,6 +63,11 @@ impl HubConfig {
     /// Whether group owners and members are users is checked against the database when
     /// the hub opens (a user may also have been created through the admin API).
     pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.friend_request_ttl_secs == Some(0) {
+            return Err(
+                "friend_request_ttl_secs must be at least 1 (or left out for 7 days)".into(),
+            );
+        }
         let mut users = HashSet::new();
         let mut tokens: HashMap<&str, &str> = HashMap::new();
         for user in &self.users {
@@ -113,6 +138,20 @@ mod tests {
         assert_eq!(config.users[1].token, None);
         assert_eq!(config.groups[0].members, vec!["bot".to_string()]);
         assert!(config.validate().is_ok());
+        assert_eq!(config.device_policy, DevicePolicy::Multiple);
+        let single: HubConfig = serde_json::from_value(serde_json::json!({
+            "device_policy": "single", "friend_request_ttl_secs": 60
+        }))
+        .unwrap();
+        assert_eq!(
+            (single.device_policy, single.friend_request_ttl_secs),
+            (DevicePolicy::Single, Some(60))
+        );
+        let zero = HubConfig {
+            friend_request_ttl_secs: Some(0),
+            ..HubConfig::default()
+        };
+        assert!(zero.validate().unwrap_err().contains("at least 1"));
     }
 
     #[test]
@@ -120,6 +159,7 @@ mod tests {
         let config = HubConfig {
             users: vec![user("alice", None), user("alice", None)],
             groups: vec![],
+            ..HubConfig::default()
         };
         let err = config.validate().unwrap_err();
         assert!(err.contains("duplicate hub user id \"alice\""), "{err}");
@@ -130,6 +170,7 @@ mod tests {
         let config = HubConfig {
             users: vec![user("alice", None)],
             groups: vec![group("g"), group("g")],
+            ..HubConfig::default()
         };
         let err = config.validate().unwrap_err();
         assert!(err.contains("duplicate hub group id \"g\""), "{err}");
@@ -140,18 +181,21 @@ mod tests {
         let bad_id = HubConfig {
             users: vec![user("al ice", None)],
             groups: vec![],
+            ..HubConfig::default()
         };
         assert!(bad_id.validate().unwrap_err().contains("\"al ice\""));
 
         let shared = HubConfig {
             users: vec![user("a", Some("t")), user("b", Some("t"))],
             groups: vec![],
+            ..HubConfig::default()
         };
         assert!(shared.validate().unwrap_err().contains("same token"));
 
         let empty = HubConfig {
             users: vec![user("a", Some(" "))],
             groups: vec![],
+            ..HubConfig::default()
         };
         assert!(empty.validate().unwrap_err().contains("token must be"));
     }

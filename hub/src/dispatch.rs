@@ -173,6 +173,18 @@ pub(crate) async fn answer(
             hub.set_profile(me, patch).await,
             |p| json!({ "profile": p }),
         ),
+        Request::Presence { users } => reply(
+            req,
+            "presence",
+            hub.presence(users).await,
+            |p| json!({ "presence": p }),
+        ),
+        Request::Devices {} => reply(
+            req,
+            "devices",
+            hub.devices(me).await,
+            |d| json!({ "devices": d }),
+        ),
         request => crate::dispatch_groups::answer(hub, me, req, request).await,
     }
 }

@@ -2,7 +2,7 @@
 //! registry of who is online.
 
 use crate::clock::Clock;
-use crate::config::HubConfig;
+use crate::config::{DevicePolicy, HubConfig};
 use crate::error::HubError;
 use crate::ids::{check_id, new_client_id, new_message_id, new_token, MAX_CLIENT_ID_LEN};
 use crate::message::{StoredMessage, Target};
@@ -25,8 +25,11 @@ pub struct HubOptions {
     /// How long after sending a sender may recall a message (owner and admins may recall
     /// members' group messages at any time). Default 2 minutes.
     pub recall_window: Duration,
-    /// How long a friend request waits for an answer. Default 7 days.
+    /// How long a friend request waits for an answer. Default 7 days
+    /// (`friend_request_ttl_secs` in the config).
     pub friend_request_ttl: Duration,
+    /// Whether a user may be logged in on several devices (`device_policy` in the config).
+    pub device_policy: DevicePolicy,
     /// The hub's time; tests advance it instead of waiting.
     pub clock: Clock,
 }
@@ -36,7 +39,23 @@ impl Default for HubOptions {
         HubOptions {
             recall_window: Duration::from_secs(120),
             friend_request_ttl: Duration::from_secs(7 * 24 * 3600),
+            device_policy: DevicePolicy::Multiple,
             clock: Clock::default(),
+        }
+    }
+}
+
+impl HubOptions {
+    /// The defaults with the settings of the `[hub]` config applied.
+    pub fn from_config(config: &HubConfig) -> Self {
+        let defaults = HubOptions::default();
+        HubOptions {
+            friend_request_ttl: config
+                .friend_request_ttl_secs
+                .map(Duration::from_secs)
+                .unwrap_or(defaults.friend_request_ttl),
+            device_policy: config.device_policy,
+            ..defaults
         }
     }
 }
@@ -91,10 +110,11 @@ impl Hub {
     /// stable across restarts; a config token replaces the stored one. Configuration errors
     /// (a group owner or member that is not a user, a duplicate id) name the culprit.
     pub async fn open(db_path: &Path, config: &HubConfig) -> Result<Hub, HubError> {
-        Self::open_with(db_path, config, HubOptions::default()).await
+        Self::open_with(db_path, config, HubOptions::from_config(config)).await
     }
 
-    /// [`Hub::open`] with explicit [`HubOptions`].
+    /// [`Hub::open`] with explicit [`HubOptions`] (which take the place of the config's
+    /// `device_policy` and `friend_request_ttl_secs`).
     pub async fn open_with(
         db_path: &Path,
         config: &HubConfig,
@@ -143,6 +163,11 @@ impl Hub {
         self.inner.closing.send_replace(true);
         self.inner.registry.clear();
         self.store().close().await;
+    }
+
+    /// Whether [`Hub::close`] was called.
+    pub(crate) fn is_closing(&self) -> bool {
+        *self.inner.closing.borrow()
     }
 
     /// Resolves once the hub is closing.

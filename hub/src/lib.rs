@@ -36,6 +36,7 @@ mod http;
 mod hub;
 mod ids;
 mod message;
+mod presence;
 mod profiles;
 mod protocol;
 mod recall;
@@ -46,7 +47,7 @@ mod ws;
 
 pub use adapter::HubAdapter;
 pub use clock::Clock;
-pub use config::{HubConfig, HubGroupConfig, HubUserConfig};
+pub use config::{DevicePolicy, HubConfig, HubGroupConfig, HubUserConfig};
 pub use error::HubError;
 pub use hub::{lookup_token, Hub, HubOptions};
 pub use store::{GroupInfo, GroupKind, InfoPolicy, JoinPolicy, MemberInfo, Role, UserInfo};

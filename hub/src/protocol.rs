@@ -57,6 +57,8 @@ pub(crate) const REQUEST_TYPES: &[&str] = &[
     "set_conversation",
     "profile",
     "set_profile",
+    "presence",
+    "devices",
 ];
 
 /// A client request, without its `type` (the variant) and `req` (kept apart so that even a
@@ -67,6 +69,9 @@ pub(crate) const REQUEST_TYPES: &[&str] = &[
 pub(crate) enum Request {
     Login {
         token: String,
+        /// The client's name for this device (session); generated when absent.
+        #[serde(default)]
+        device: Option<String>,
     },
     Send {
         to: ConversationId,
@@ -228,6 +233,10 @@ pub(crate) enum Request {
         user: Option<String>,
     },
     SetProfile(ProfilePatch),
+    Presence {
+        users: Vec<String>,
+    },
+    Devices {},
 }
 
 /// A frame the client got wrong; answered with an `error` frame, the socket stays open.
@@ -375,6 +384,14 @@ pub(crate) enum ServerFrame {
         #[serde(skip_serializing_if = "Option::is_none")]
         req: Option<String>,
         user: PublicUser,
+        /// This session's device name.
+        device: String,
+    },
+    /// The hub ends this session because another login replaced it; the socket closes next.
+    Kicked {
+        reason: String,
+        /// The device of the login that replaced this session.
+        by: String,
     },
     Sent {
         #[serde(skip_serializing_if = "Option::is_none")]

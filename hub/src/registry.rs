@@ -27,66 +27,203 @@ pub(crate) enum Pushed {
 enum Sink {
     /// A WebSocket session, fed frames already rendered for its user. Never waited on:
     /// a full queue means the client does not read, and the session is told to close.
-    Socket {
-        tx: mpsc::Sender<Arc<str>>,
-        kicked: Arc<Notify>,
-    },
+    Socket { tx: mpsc::Sender<Arc<str>> },
     /// An in-process device (a bot's adapter). Never dropped: delivery waits for space,
     /// which slows senders down to the bot's pace (backpressure) instead of losing messages.
     Device { tx: mpsc::Sender<Pushed> },
 }
 
-/// What a WebSocket session reads: its frames, and a signal that it overflowed.
+/// Why the hub ends a session on its own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum EndReason {
+    /// The client did not read its frames fast enough (its queue overflowed).
+    TooSlow,
+    /// Another login replaced this one: `by` is the new session's device; `same_device`
+    /// says whether it named the same device (a reconnect) rather than being another
+    /// device under the "single" device policy.
+    Replaced { by: String, same_device: bool },
+}
+
+/// Tells a session that the hub ended it, and why. Set once; waiting after it was set
+/// returns at once.
+#[derive(Default)]
+pub(crate) struct Ending {
+    reason: Mutex<Option<EndReason>>,
+    notify: Notify,
+}
+
+impl Ending {
+    fn end(&self, reason: EndReason) {
+        let mut current = self.reason.lock().expect("ending lock");
+        if current.is_none() {
+            *current = Some(reason);
+            self.notify.notify_one();
+        }
+    }
+
+    /// Why the session was ended, if it was.
+    pub fn reason(&self) -> Option<EndReason> {
+        self.reason.lock().expect("ending lock").clone()
+    }
+
+    /// Resolves with the reason once the session is ended.
+    pub async fn wait(&self) -> EndReason {
+        loop {
+            let notified = self.notify.notified();
+            if let Some(reason) = self.reason.lock().expect("ending lock").clone() {
+                return reason;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// One connected session of a user: a device.
+struct Entry {
+    id: SessionId,
+    device: String,
+    sink: Sink,
+    ending: Arc<Ending>,
+    /// False once the session was told to end for being slow: nothing more is queued.
+    open: bool,
+}
+
+/// What a WebSocket session reads: its frames, and the signal that the hub ended it.
 pub(crate) struct SocketFeed {
     pub id: SessionId,
+    pub device: String,
     pub frames: mpsc::Receiver<Arc<str>>,
-    pub kicked: Arc<Notify>,
+    pub ending: Arc<Ending>,
+}
+
+/// What an in-process device reads.
+pub(crate) struct DeviceFeed {
+    pub id: SessionId,
+    pub items: mpsc::Receiver<Pushed>,
+    pub ending: Arc<Ending>,
+}
+
+/// What connecting a session did.
+pub(crate) struct Connected<F> {
+    pub feed: F,
+    /// This is the user's only session now: the user came online.
+    pub first: bool,
 }
 
 #[derive(Default)]
 pub(crate) struct Registry {
     next_id: AtomicU64,
-    users: Mutex<HashMap<String, Vec<(SessionId, Sink)>>>,
+    users: Mutex<HashMap<String, Vec<Entry>>>,
 }
 
 impl Registry {
-    fn add(&self, user: &str, sink: Sink) -> SessionId {
+    /// Adds a session of `user` on `device`. A session on the same device is replaced;
+    /// with `single`, every other session of the user is.
+    fn add(
+        &self,
+        user: &str,
+        device: Option<&str>,
+        sink: Sink,
+        single: bool,
+    ) -> Connected<(SessionId, String, Arc<Ending>)> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let device = device
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("ws-{id}"));
+        let ending = Arc::new(Ending::default());
+        let mut users = self.users.lock().expect("registry lock");
+        let entries = users.entry(user.to_string()).or_default();
+        let first = entries.is_empty();
+        entries.retain(|e| {
+            let same_device = e.device == device;
+            if !(same_device || single) {
+                return true;
+            }
+            tracing::info!(
+                user,
+                device = e.device,
+                by = device,
+                "hub session replaced by a new login"
+            );
+            e.ending.end(EndReason::Replaced {
+                by: device.clone(),
+                same_device,
+            });
+            false
+        });
+        entries.push(Entry {
+            id,
+            device: device.clone(),
+            sink,
+            ending: ending.clone(),
+            open: true,
+        });
+        Connected {
+            feed: (id, device, ending),
+            first,
+        }
+    }
+
+    /// Connects a WebSocket session of `user`, named `device` (generated when None); see
+    /// [`Registry::add`] for the sessions it replaces.
+    pub fn connect_socket(
+        &self,
+        user: &str,
+        device: Option<&str>,
+        single: bool,
+    ) -> Connected<SocketFeed> {
+        let (tx, frames) = mpsc::channel(SOCKET_QUEUE);
+        let c = self.add(user, device, Sink::Socket { tx }, single);
+        let (id, device, ending) = c.feed;
+        Connected {
+            feed: SocketFeed {
+                id,
+                device,
+                frames,
+                ending,
+            },
+            first: c.first,
+        }
+    }
+
+    /// Connects an in-process device of `user` (see [`Registry::add`]).
+    pub fn connect_device(&self, user: &str, device: &str, single: bool) -> Connected<DeviceFeed> {
+        let (tx, items) = mpsc::channel(DEVICE_QUEUE);
+        let c = self.add(user, Some(device), Sink::Device { tx }, single);
+        let (id, _, ending) = c.feed;
+        Connected {
+            feed: DeviceFeed { id, items, ending },
+            first: c.first,
+        }
+    }
+
+    #[cfg(test)]
+    pub fn subscribe_socket(&self, user: &str) -> SocketFeed {
+        self.connect_socket(user, None, false).feed
+    }
+
+    /// Removes a session. Returns its device and whether it was the user's last session
+    /// (the user went offline); None when it was no longer connected (replaced, cleared).
+    pub fn disconnect(&self, user: &str, id: SessionId) -> Option<(String, bool)> {
+        let mut users = self.users.lock().expect("registry lock");
+        let entries = users.get_mut(user)?;
+        let at = entries.iter().position(|e| e.id == id)?;
+        let entry = entries.remove(at);
+        let last = entries.is_empty();
+        if last {
+            users.remove(user);
+        }
+        Some((entry.device, last))
+    }
+
+    /// The devices `user` is connected on (none: offline).
+    pub fn devices(&self, user: &str) -> Vec<String> {
         self.users
             .lock()
             .expect("registry lock")
-            .entry(user.to_string())
-            .or_default()
-            .push((id, sink));
-        id
-    }
-
-    pub fn subscribe_socket(&self, user: &str) -> SocketFeed {
-        let (tx, frames) = mpsc::channel(SOCKET_QUEUE);
-        let kicked = Arc::new(Notify::new());
-        let id = self.add(
-            user,
-            Sink::Socket {
-                tx,
-                kicked: kicked.clone(),
-            },
-        );
-        SocketFeed { id, frames, kicked }
-    }
-
-    pub fn subscribe_device(&self, user: &str) -> (SessionId, mpsc::Receiver<Pushed>) {
-        let (tx, rx) = mpsc::channel(DEVICE_QUEUE);
-        (self.add(user, Sink::Device { tx }), rx)
-    }
-
-    pub fn unsubscribe(&self, user: &str, id: SessionId) {
-        let mut users = self.users.lock().expect("registry lock");
-        if let Some(sinks) = users.get_mut(user) {
-            sinks.retain(|(sid, _)| *sid != id);
-            if sinks.is_empty() {
-                users.remove(user);
-            }
-        }
+            .get(user)
+            .map(|entries| entries.iter().map(|e| e.device.clone()).collect())
+            .unwrap_or_default()
     }
 
     /// Drops every session's feed: sockets and devices see their channel end.
@@ -133,54 +270,48 @@ impl Registry {
         origin: Option<SessionId>,
         render: impl FnOnce() -> Arc<str>,
         pushed: &Pushed,
-    ) -> Vec<(String, SessionId, mpsc::Sender<Pushed>, Pushed)> {
+    ) -> Vec<(mpsc::Sender<Pushed>, Pushed)> {
         let mut devices = Vec::new();
         let mut users = self.users.lock().expect("registry lock");
-        let Some(sinks) = users.get_mut(user) else {
+        let Some(entries) = users.get_mut(user) else {
             return devices;
         };
         let mut render = Some(render);
         let mut frame: Option<Arc<str>> = None;
-        sinks.retain(|(id, sink)| {
-            if Some(*id) == origin {
-                return true;
+        for entry in entries.iter_mut() {
+            if Some(entry.id) == origin || !entry.open {
+                continue;
             }
-            match sink {
-                Sink::Socket { tx, kicked } => {
+            match &entry.sink {
+                Sink::Socket { tx } => {
                     let frame = frame
                         .get_or_insert_with(|| (render.take().expect("rendered once"))())
                         .clone();
                     match tx.try_send(frame) {
-                        Ok(()) => true,
+                        Ok(()) => {}
                         Err(TrySendError::Full(_)) => {
                             tracing::warn!(
                                 user,
-                                session = id,
+                                session = entry.id,
                                 "hub session too slow: its queue is full; closing it"
                             );
-                            kicked.notify_one();
-                            false
+                            entry.open = false;
+                            entry.ending.end(EndReason::TooSlow);
                         }
-                        Err(TrySendError::Closed(_)) => false,
+                        // The session is ending; it disconnects itself.
+                        Err(TrySendError::Closed(_)) => entry.open = false,
                     }
                 }
-                Sink::Device { tx } => {
-                    devices.push((user.to_string(), *id, tx.clone(), pushed.clone()));
-                    true
-                }
+                Sink::Device { tx } => devices.push((tx.clone(), pushed.clone())),
             }
-        });
-        if sinks.is_empty() {
-            users.remove(user);
         }
         devices
     }
 
-    async fn feed_devices(&self, devices: Vec<(String, SessionId, mpsc::Sender<Pushed>, Pushed)>) {
-        for (user, id, tx, pushed) in devices {
-            if tx.send(pushed).await.is_err() {
-                self.unsubscribe(&user, id);
-            }
+    async fn feed_devices(&self, devices: Vec<(mpsc::Sender<Pushed>, Pushed)>) {
+        for (tx, pushed) in devices {
+            // A device whose feed ended is disconnected by its adapter.
+            let _ = tx.send(pushed).await;
         }
     }
 }
@@ -221,7 +352,7 @@ mod tests {
         let mut origin = registry.subscribe_socket("alice");
         let mut other = registry.subscribe_socket("alice");
         let slow = registry.subscribe_socket("bob");
-        let (_, mut device) = registry.subscribe_device("bob");
+        let mut device = registry.connect_device("bob", "bot", false).feed.items;
 
         registry
             .deliver(&message(1), &audience, Some(origin.id))
@@ -238,16 +369,22 @@ mod tests {
             assert_eq!(seq_of(device.recv().await.unwrap()), seq);
         }
         registry.deliver(&message(999), &audience, None).await;
-        slow.kicked.notified().await;
+        assert_eq!(slow.ending.wait().await, EndReason::TooSlow);
         assert_eq!(seq_of(device.recv().await.unwrap()), 999);
-        let left = registry.users.lock().unwrap()["bob"].len();
-        assert_eq!(left, 1, "only the device stays registered");
+        let open = registry.users.lock().unwrap()["bob"]
+            .iter()
+            .filter(|e| e.open)
+            .count();
+        assert_eq!(open, 1, "only the device is still fed");
+        assert!(registry
+            .disconnect("bob", slow.id)
+            .is_some_and(|(_, last)| !last));
     }
 
     #[tokio::test]
     async fn a_full_device_makes_the_sender_wait() {
         let registry = Arc::new(Registry::default());
-        let (_, mut device) = registry.subscribe_device("bob");
+        let mut device = registry.connect_device("bob", "bot", false).feed.items;
         let audience = vec!["bob".to_string()];
         for seq in 1..=DEVICE_QUEUE as u64 {
             registry.deliver(&message(seq), &audience, None).await;
@@ -266,5 +403,45 @@ mod tests {
             last = seq_of(m);
         }
         assert_eq!(last, 1000, "nothing was dropped");
+    }
+
+    #[test]
+    fn presence_and_the_device_policy() {
+        let registry = Registry::default();
+        let phone = registry.connect_socket("alice", Some("phone"), false);
+        assert!(phone.first);
+        let web = registry.connect_socket("alice", None, false);
+        assert!(!web.first);
+        assert!(web.feed.device.starts_with("ws-"));
+        // The same device logging in again replaces its old session.
+        let phone2 = registry.connect_socket("alice", Some("phone"), false);
+        assert!(!phone2.first);
+        assert_eq!(
+            phone.feed.ending.reason.lock().unwrap().clone(),
+            Some(EndReason::Replaced {
+                by: "phone".into(),
+                same_device: true
+            })
+        );
+        assert_eq!(registry.disconnect("alice", phone.feed.id), None);
+        assert_eq!(registry.devices("alice").len(), 2);
+        // Under "single", a login replaces every other session.
+        let bot = registry.connect_device("alice", "engine:hub", true);
+        assert!(!bot.first);
+        for ended in [&web.feed.ending, &phone2.feed.ending] {
+            assert_eq!(
+                ended.reason.lock().unwrap().clone(),
+                Some(EndReason::Replaced {
+                    by: "engine:hub".into(),
+                    same_device: false
+                })
+            );
+        }
+        assert_eq!(registry.devices("alice"), vec!["engine:hub".to_string()]);
+        assert_eq!(
+            registry.disconnect("alice", bot.feed.id),
+            Some(("engine:hub".into(), true))
+        );
+        assert!(registry.devices("alice").is_empty());
     }
 }

@@ -3,14 +3,13 @@
 
 use crate::hub::Hub;
 use crate::protocol::{self, PublicUser, Request, ServerFrame};
-use crate::registry::SocketFeed;
+use crate::registry::{EndReason, Ending, SocketFeed};
 use crate::store::UserInfo;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError, Session};
 use std::future::pending;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
 use tokio::time::{interval_at, timeout, Instant};
 
 /// The largest request accepted, continuation frames included.
@@ -28,6 +27,8 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) const CLOSE_UNAUTHORIZED: u16 = 4001;
 /// Close code when the client is too slow to read what it is sent.
 pub(crate) const CLOSE_TOO_SLOW: u16 = 4008;
+/// Close code when another login replaced the session (after a `kicked` frame).
+pub(crate) const CLOSE_KICKED: u16 = 4009;
 
 pub(crate) async fn handler(
     req: HttpRequest,
@@ -79,7 +80,7 @@ async fn run(hub: Hub, session: Session, mut stream: actix_ws::AggregatedMessage
     let closing = conn.hub.closing();
     tokio::pin!(closing);
     let flow = loop {
-        let kicked = conn.feed.as_ref().map(|f| f.kicked.clone());
+        let ending = conn.feed.as_ref().map(|f| f.ending.clone());
         let flow = tokio::select! {
             incoming = stream.recv() => {
                 last_heard = Instant::now();
@@ -87,10 +88,14 @@ async fn run(hub: Hub, session: Session, mut stream: actix_ws::AggregatedMessage
             }
             pushed = next_frame(&mut conn.feed) => match pushed {
                 Some(frame) => conn.write(&frame).await,
-                None => Flow::Close(CloseReason { code: CloseCode::Away, description: Some("the hub is shutting down".into()) }),
+                // A replaced session's feed ends with its sink: say why it ended.
+                None => match conn.feed.as_ref().and_then(|f| f.ending.reason()) {
+                    Some(reason) => conn.ended(reason).await,
+                    None => Flow::Close(CloseReason { code: CloseCode::Away, description: Some("the hub is shutting down".into()) }),
+                },
             },
             _ = &mut closing => Flow::Close(CloseReason { code: CloseCode::Away, description: Some("the hub is shutting down".into()) }),
-            _ = notified(kicked) => close(CLOSE_TOO_SLOW, "too slow: the client did not read its messages fast enough"),
+            reason = ended(ending) => conn.ended(reason).await,
             _ = heartbeat.tick() => {
                 if conn.user.is_none() && started.elapsed() > LOGIN_TIMEOUT {
                     close(CLOSE_UNAUTHORIZED, "no login within 30 seconds")
@@ -109,8 +114,8 @@ async fn run(hub: Hub, session: Session, mut stream: actix_ws::AggregatedMessage
         }
     };
     if let (Some(user), Some(feed)) = (&conn.user, &conn.feed) {
-        conn.hub.registry().unsubscribe(&user.id, feed.id);
-        tracing::debug!(user = %user.id, "hub session ended");
+        conn.hub.disconnect(&user.id, feed.id).await;
+        tracing::debug!(user = %user.id, device = feed.device, "hub session ended");
     }
     if let Flow::Close(reason) = flow {
         let _ = timeout(WRITE_TIMEOUT, conn.session.close(Some(reason))).await;
@@ -124,9 +129,9 @@ async fn next_frame(feed: &mut Option<SocketFeed>) -> Option<Arc<str>> {
     }
 }
 
-async fn notified(kicked: Option<Arc<Notify>>) {
-    match kicked {
-        Some(kicked) => kicked.notified().await,
+async fn ended(ending: Option<Arc<Ending>>) -> EndReason {
+    match ending {
+        Some(ending) => ending.wait().await,
         None => pending().await,
     }
 }
@@ -136,6 +141,31 @@ impl Connection {
         match timeout(WRITE_TIMEOUT, self.session.text(text)).await {
             Ok(Ok(())) => Flow::Continue,
             _ => Flow::Gone,
+        }
+    }
+
+    /// The hub ended the session: too slow, or replaced by another login.
+    async fn ended(&mut self, reason: EndReason) -> Flow {
+        match reason {
+            EndReason::TooSlow => close(
+                CLOSE_TOO_SLOW,
+                "too slow: the client did not read its messages fast enough",
+            ),
+            EndReason::Replaced { by, same_device } => {
+                let reason = if same_device {
+                    "kicked: this device logged in again"
+                } else {
+                    "kicked by another device"
+                };
+                let frame = ServerFrame::Kicked {
+                    reason: reason.into(),
+                    by,
+                };
+                match self.reply(frame).await {
+                    Flow::Continue => close(CLOSE_KICKED, reason),
+                    other => other,
+                }
+            }
         }
     }
 
@@ -183,7 +213,7 @@ impl Connection {
         };
         let Some(user) = self.user.clone() else {
             return match request {
-                Request::Login { token } => self.login(req, &token).await,
+                Request::Login { token, device } => self.login(req, &token, device).await,
                 _ => {
                     let message = r#"log in first: {"type":"login","token":"..."}"#;
                     self.reply(ServerFrame::error(req, "not_logged_in", message))
@@ -196,15 +226,20 @@ impl Connection {
         self.reply(frame).await
     }
 
-    async fn login(&mut self, req: Option<String>, token: &str) -> Flow {
+    async fn login(&mut self, req: Option<String>, token: &str, device: Option<String>) -> Flow {
         match self.hub.authenticate(token).await {
             Ok(Some(user)) => {
-                self.feed = Some(self.hub.registry().subscribe_socket(&user.id));
-                tracing::debug!(user = %user.id, "hub session logged in");
+                let feed = match self.hub.connect_socket(&user.id, device.as_deref()).await {
+                    Ok(feed) => feed,
+                    Err(e) => return self.reply(ServerFrame::hub_error(req, &e)).await,
+                };
+                tracing::debug!(user = %user.id, device = feed.device, "hub session logged in");
                 let frame = ServerFrame::LoginOk {
                     req,
                     user: PublicUser::from(&user),
+                    device: feed.device.clone(),
                 };
+                self.feed = Some(feed);
                 self.user = Some(user);
                 self.reply(frame).await
             }

@@ -21,8 +21,9 @@ async fn login_succeeds_with_a_good_token_and_a_bad_one_is_refused_and_closed() 
         .await;
     assert_eq!(
         ok,
-        json!({"type": "login_ok", "req": "1", "user": {"id": "alice", "name": "Alice"}})
+        json!({"type": "login_ok", "req": "1", "user": {"id": "alice", "name": "Alice"}, "device": ok["device"]})
     );
+    assert!(ok["device"].as_str().unwrap().starts_with("ws-"), "{ok}");
     let again = alice
         .request(json!({"type": "login", "req": "2", "token": "tok-alice"}))
         .await;

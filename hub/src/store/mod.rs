@@ -123,6 +123,7 @@ pub(crate) mod testing {
                 owner: "alice".into(),
                 members: vec!["bob".into(), "bot".into()],
             }],
+            ..HubConfig::default()
         }
     }
 }

@@ -192,6 +192,7 @@ mod tests {
                 token: Some("shared".into()),
             }],
             groups: vec![],
+            ..HubConfig::default()
         };
         let err = store.apply_config(&config).await.unwrap_err();
         assert!(

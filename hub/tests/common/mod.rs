@@ -49,13 +49,19 @@ pub fn config() -> HubConfig {
             owner: "alice".into(),
             members: vec!["bob".into(), "bot".into()],
         }],
+        ..HubConfig::default()
     }
 }
 
 impl TestHub {
     pub async fn start(admin_token: Option<&str>) -> TestHub {
+        Self::start_with(admin_token, config()).await
+    }
+
+    /// A hub with its own `[hub]` config (e.g. [`config`] with a device policy).
+    pub async fn start_with(admin_token: Option<&str>, config: HubConfig) -> TestHub {
         let dir = tempfile::tempdir().unwrap();
-        let hub = Hub::open(&dir.path().join("hub.db"), &config())
+        let hub = Hub::open(&dir.path().join("hub.db"), &config)
             .await
             .unwrap();
         let routes = hub.configure(admin_token.map(Into::into));
@@ -86,6 +92,17 @@ impl TestHub {
             .request(json!({"type": "login", "req": "login", "token": format!("tok-{user}")}))
             .await;
         assert_eq!(ok["type"], "login_ok", "{ok}");
+        client
+    }
+
+    /// A client logged in as `user` on the named device.
+    pub async fn login_on(&self, user: &str, device: &str) -> Client {
+        let mut client = self.client().await;
+        let ok = client
+            .request(json!({"type": "login", "req": "login", "token": format!("tok-{user}"), "device": device}))
+            .await;
+        assert_eq!(ok["type"], "login_ok", "{ok}");
+        assert_eq!(ok["device"], device, "{ok}");
         client
     }
 
@@ -208,6 +225,36 @@ impl Client {
     pub async fn event(&mut self, kind: &str) -> Value {
         self.take(|f| f["type"] == "event" && f["event"]["type"] == kind)
             .await
+    }
+
+    /// Reads until the hub closes the connection; returns the close code and reason.
+    /// Text frames read on the way are set aside for `recv` and `event`.
+    pub async fn closed(&mut self) -> (u16, String) {
+        loop {
+            match self.next_raw().await {
+                WsMessage::Close(Some(frame)) => {
+                    return (u16::from(frame.code), frame.reason.to_string())
+                }
+                WsMessage::Close(None) => return (1005, String::new()),
+                WsMessage::Text(text) => {
+                    self.pending.push_back(serde_json::from_str(&text).unwrap())
+                }
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// Closes the connection from the client's side and waits for the hub's close frame
+    /// (sent once the hub has ended the session).
+    pub async fn close(mut self) {
+        self.ws.close(None).await.unwrap();
+        loop {
+            match tokio::time::timeout(PATIENCE, self.ws.next()).await {
+                Ok(Some(Ok(WsMessage::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => return,
+                Ok(Some(Ok(_))) => continue,
+                Err(_) => panic!("the hub did not confirm the close in time"),
+            }
+        }
     }
 
     /// The first frame, set aside or read now, that `wanted` accepts.
