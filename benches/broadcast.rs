@@ -18,13 +18,7 @@ use std::time::{Duration, Instant};
 struct Quiet;
 impl EventHandler for Quiet {
     fn handle(&self, _: Arc<Envelope>, state: BotStates) -> BoxFuture<'static, Handled> {
-        async move {
-            Handled {
-                state,
-                commands: vec![],
-            }
-        }
-        .boxed()
+        async move { Handled::new(state, vec![]) }.boxed()
     }
 }
 

@@ -66,8 +66,9 @@ async fn one_event(store: &Store, id: String, conversation: usize) {
             conversation: Some(ConversationId::direct(format!("user{conversation}"))),
             inbox_seq: seq,
             state: vec![("echo".into(), Some(json!({"count": 1})))],
-            commands: vec![send(format!("{id}#0"), conversation)],
+            commands: vec![send(format!("{id}#0"), conversation).into()],
             jobs: vec![],
+            schedules: vec![],
         })
         .await
         .unwrap();
@@ -112,13 +113,7 @@ impl EventHandler for Echo {
     fn handle(&self, envelope: Arc<Envelope>, mut state: BotStates) -> BoxFuture<'static, Handled> {
         // Only messages: the results of its own sends come back as events too.
         if !matches!(envelope.event, Event::Message(_)) {
-            return async move {
-                Handled {
-                    state,
-                    commands: vec![],
-                }
-            }
-            .boxed();
+            return async move { Handled::new(state, vec![]) }.boxed();
         }
         let n = state.get("echo").and_then(|v| v["n"].as_u64()).unwrap_or(0);
         state.insert("echo".into(), json!({"n": n + 1}));
@@ -129,13 +124,7 @@ impl EventHandler for Echo {
             options: SendOptions::default(),
             as_user: None,
         };
-        async move {
-            Handled {
-                state,
-                commands: vec![command],
-            }
-        }
-        .boxed()
+        async move { Handled::new(state, vec![command]) }.boxed()
     }
 }
 

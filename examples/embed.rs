@@ -35,7 +35,7 @@ impl EventHandler for Counter {
                 as_user: None,
             });
         }
-        async move { Handled { state, commands } }.boxed()
+        async move { Handled::new(state, commands) }.boxed()
     }
 }
 

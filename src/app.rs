@@ -41,6 +41,15 @@ pub fn load_bots(config: &Config) -> (BotRuntime, Vec<ScriptError>) {
 
 /// Starts everything; must run inside an actix system.
 pub async fn start(config: &Config) -> Result<Running> {
+    start_with_env(config, &|var| std::env::var(var).ok()).await
+}
+
+/// As [`start`], with the adapters' secrets read through `env` instead of the process
+/// environment (the transcript runner gives its fake platforms' secrets this way).
+pub async fn start_with_env(
+    config: &Config,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> Result<Running> {
     let store = Store::open(&config.engine_db())
         .await
         .context("cannot open the engine's store")?;
@@ -81,15 +90,18 @@ pub async fn start(config: &Config) -> Result<Running> {
             }
             ConnectionConfig::OneBot(o) => {
                 bots.set_self_user(&o.id, &o.self_id.to_string());
-                let adapter =
-                    Arc::new(OneBotAdapter::new(o.clone()).map_err(|e| anyhow::anyhow!("{e}"))?);
+                let adapter = Arc::new(
+                    OneBotAdapter::with_env(o.clone(), env).map_err(|e| anyhow::anyhow!("{e}"))?,
+                );
                 webhooks.push(Arc::new(adapter.routes()));
                 adapters.push((adapter.connection().clone(), adapter));
             }
             ConnectionConfig::Tencent(t) => {
                 bots.set_self_user(&t.id, &t.bot);
-                let adapter =
-                    Arc::new(TencentAdapter::new(t.clone()).map_err(|e| anyhow::anyhow!("{e}"))?);
+                let adapter = Arc::new(
+                    TencentAdapter::with_env(t.clone(), env, parley_vendor::Clock::system())
+                        .map_err(|e| anyhow::anyhow!("{e}"))?,
+                );
                 webhooks.push(Arc::new(adapter.routes()));
                 adapters.push((adapter.connection().clone(), adapter));
             }
@@ -124,6 +136,7 @@ pub async fn start(config: &Config) -> Result<Running> {
         stats: stats.clone(),
         bots: console_bots,
         engine: Arc::new(engine.monitor()),
+        schedules: engine.schedule_views(),
     };
     let console_routes = console::routes(console::ConsoleState {
         token: admin_token.clone(),
@@ -164,6 +177,11 @@ pub async fn start(config: &Config) -> Result<Running> {
 }
 
 impl Running {
+    /// The engine's live figures (events taken in, commands sent).
+    pub fn monitor(&self) -> parley_engine::monitor::EngineMonitor {
+        self.engine.monitor()
+    }
+
     /// Graceful stop: drains mailboxes and the outbox, then closes the hub's sessions and
     /// the HTTP server.
     pub async fn shutdown(self) {

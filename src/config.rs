@@ -193,6 +193,8 @@ impl Config {
                 }
             }
         }
+        parley_engine::scheduler::Timing::cron("0 0 * * *", &self.bots.options.timezone)
+            .map_err(|e| anyhow::anyhow!("bots.timezone: {e}"))?;
         let mut names = std::collections::HashSet::new();
         for s in &self.schedules {
             if !names.insert(&s.name) {
@@ -343,6 +345,11 @@ mod tests {
             e.contains("schedule `digest`") && e.contains("Mars/Base"),
             "{e}"
         );
+        let e = format!(
+            "{:#}",
+            parse(&format!("{HUB}[bots]\ntimezone = \"Asia/Shanghia\"\n")).unwrap_err()
+        );
+        assert!(e.contains("bots.timezone") && e.contains("Asia/Shanghia"), "{e}");
         let e = format!("{:#}", parse(&format!("{HUB}[[schedules]]\nname = \"digest\"\ncron = \"0 99 * * *\"\nconnection = \"hub\"\n")).unwrap_err());
         assert!(
             e.contains("schedule `digest`") && e.contains("invalid cron"),

@@ -10,6 +10,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use parley_bots::BotRuntime;
 use parley_engine::actors::RouterStats;
+use parley_engine::scheduler::ScheduleView;
 use parley_hub::Hub;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -89,6 +90,8 @@ pub struct Figures {
     pub events_out: u64,
     pub connections: Vec<ConnectionFigures>,
     pub bots: Vec<BotFigures>,
+    /// Config and script schedules, with their next run.
+    pub schedules: Vec<ScheduleView>,
 }
 
 /// Where the figures come from.
@@ -97,6 +100,7 @@ pub struct Sources {
     pub stats: watch::Receiver<RouterStats>,
     pub bots: BotRuntime,
     pub engine: Arc<dyn EngineFigures>,
+    pub schedules: watch::Receiver<Vec<ScheduleView>>,
 }
 
 impl Sources {
@@ -123,6 +127,7 @@ impl Sources {
             events_out: self.engine.events_out(),
             connections: self.engine.connections(),
             bots,
+            schedules: self.schedules.borrow().clone(),
         }
     }
 }

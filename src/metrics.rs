@@ -131,6 +131,21 @@ pub fn render(f: &Figures) -> prometheus::Result<String> {
             .with_label_values(&[b.name.as_str()])
             .set(b.handlers.len() as f64);
     }
+    let next_run = GaugeVec::new(
+        Opts::new(
+            "schedule_next_run_timestamp_seconds",
+            "When each schedule runs next (Unix time).",
+        ),
+        &["schedule", "origin"],
+    )?;
+    for s in &f.schedules {
+        if let Some(next) = s.next_run_ms {
+            next_run
+                .with_label_values(&[s.id.as_str(), s.origin])
+                .set(next as f64 / 1000.0);
+        }
+    }
+    registry.register(Box::new(next_run))?;
     registry.register(Box::new(up))?;
     registry.register(Box::new(depth))?;
     registry.register(Box::new(waits))?;
@@ -172,6 +187,17 @@ mod tests {
                 error_count: 2,
                 last_error: Some("scripts/echo.rhai:3:5: boom".into()),
             }],
+            schedules: vec![parley_engine::scheduler::ScheduleView {
+                id: "digest".into(),
+                origin: "config",
+                when: "0 9 * * * (UTC)".into(),
+                connection: "hub".into(),
+                conversation: None,
+                bot: None,
+                handler: "on_tick".into(),
+                next_run_ms: Some(1_795_482_000_000),
+                last_run_ms: None,
+            }],
         };
         let text = render(&figures).unwrap();
         for line in [
@@ -185,6 +211,7 @@ mod tests {
             "parley_rate_limit_wait_seconds_total{connection=\"hub\"} 1.5",
             "parley_bot_errors_total{bot=\"echo\"} 2",
             "parley_connection_info{connection=\"hub\",kind=\"hub\",state=\"running\"} 1",
+            "parley_schedule_next_run_timestamp_seconds{origin=\"config\",schedule=\"digest\"} 1795482000",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

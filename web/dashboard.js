@@ -44,6 +44,16 @@ function renderFigures(f) {
     cell(b.error_count, 'num'),
     cell(b.last_error ? h('code', { class: 'error' }, b.last_error) : h('span', { class: 'muted' }, '–')))));
   if (!f.bots.length) $('bots').tBodies[0].append(h('tr', {}, h('td', { colspan: 4, class: 'muted' }, 'no bots loaded')));
+
+  const when = (ms) => (ms ? new Date(ms).toLocaleString() : h('span', { class: 'muted' }, '–'));
+  $('schedules').tBodies[0].replaceChildren(...f.schedules.map((s) => h('tr', { dataset: { schedule: s.id } },
+    cell([h('strong', {}, s.id), h('div', { class: 'muted' }, s.origin)]),
+    cell(h('code', {}, s.when)),
+    cell(h('code', {}, (s.bot ? s.bot + '.' : '') + s.handler)),
+    cell([s.connection, s.conversation ? h('div', { class: 'muted' }, s.conversation) : '']),
+    cell(when(s.next_run_ms), 'next-run'),
+    cell(when(s.last_run_ms)))));
+  if (!f.schedules.length) $('schedules').tBodies[0].append(h('tr', {}, h('td', { colspan: 6, class: 'muted' }, 'no schedules')));
 }
 
 function renderJobs(jobs) {

@@ -5,6 +5,7 @@ use crate::kv::StoreOp;
 use crate::resolver::ScriptsDirResolver;
 use crate::{BotOptions, ScriptError};
 use parley_engine::model::{Command, ConnectionId};
+use parley_engine::scheduler::ScheduleChange;
 use rhai::{CallFnOptions, Dynamic, Engine, Module, Scope, Shared, AST};
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
@@ -21,6 +22,8 @@ pub(crate) struct Bot {
     ast: AST,
     /// `on_*` functions taking two parameters, sorted.
     pub(crate) handlers: Vec<String>,
+    /// Every public function taking two parameters: what a schedule may call.
+    pub(crate) functions: Arc<[String]>,
     /// Where each handler's definition starts (line, column), for errors Rhai reports
     /// without a position (the operation and call-depth limits).
     handler_positions: HashMap<String, (usize, usize)>,
@@ -40,6 +43,7 @@ pub(crate) struct Called {
     /// The bot's new state; `None` if the script did not write it.
     pub(crate) state: Option<serde_json::Value>,
     pub(crate) commands: Vec<Command>,
+    pub(crate) schedules: Vec<ScheduleChange>,
     pub(crate) stop: bool,
     pub(crate) store_ops: Vec<StoreOp>,
     /// The handler's return value.
@@ -93,6 +97,13 @@ impl Bot {
         ast.set_source(source.as_str());
 
         let mut handlers = Vec::new();
+        let mut functions: Vec<String> = ast
+            .iter_functions()
+            .filter(|f| f.params.len() == 2 && f.access != rhai::FnAccess::Private)
+            .map(|f| f.name.to_string())
+            .collect();
+        functions.sort();
+        functions.dedup();
         for function in ast.iter_functions() {
             if !function.name.starts_with("on_") {
                 continue;
@@ -118,6 +129,7 @@ impl Bot {
             engine,
             ast,
             handlers,
+            functions: functions.into(),
             handler_positions,
             errors: Mutex::default(),
             started: Mutex::default(),
@@ -127,6 +139,13 @@ impl Bot {
     pub(crate) fn handles(&self, handler: &str) -> bool {
         self.handlers
             .binary_search_by(|h| h.as_str().cmp(handler))
+            .is_ok()
+    }
+
+    /// Whether a schedule may call `function(ctx, tick)`.
+    pub(crate) fn has_function(&self, function: &str) -> bool {
+        self.functions
+            .binary_search_by(|h| h.as_str().cmp(function))
             .is_ok()
     }
 
@@ -155,7 +174,11 @@ impl Bot {
         // Top-level statements run before the handler (that is how top-level `import`s
         // become visible to it); the scope is fresh for every call.
         let result = self.engine.call_fn_with_options::<Dynamic>(
-            CallFnOptions::new().eval_ast(true).rewind_scope(true),
+            // The tag lets the global `schedule(...)` functions find this call's `ctx`.
+            CallFnOptions::new()
+                .eval_ast(true)
+                .rewind_scope(true)
+                .with_tag(ctx.clone()),
             &mut Scope::new(),
             &self.ast,
             handler,
@@ -180,6 +203,7 @@ impl Bot {
         Ok(Called {
             state,
             commands: output.commands,
+            schedules: output.schedules,
             stop: output.stop,
             store_ops: output.store_ops,
             returned,

@@ -99,6 +99,8 @@ pub struct BotOptions {
     pub http_timeout_ms: u64,
     /// The largest answer a script may receive.
     pub http_max_response_bytes: usize,
+    /// The IANA time zone of `schedule(...)` calls that name none.
+    pub timezone: String,
 }
 
 impl Default for BotOptions {
@@ -118,6 +120,7 @@ impl Default for BotOptions {
             before_message: Interceptor::default(),
             http_allowed_hosts: Vec::new(),
             http_timeout_ms: 5_000,
+            timezone: "UTC".into(),
             http_max_response_bytes: 1024 * 1024,
         }
     }

@@ -5,7 +5,7 @@ use crate::bot::Bot;
 use crate::kv::{BotStore, KvError, KvStore, StoreOp};
 use crate::{BotInfo, BotOptions, ScriptError};
 use futures_util::future::BoxFuture;
-use parley_engine::handler::{BotStates, EventHandler, Handled};
+use parley_engine::handler::{BotStates, EventHandler, Handled, Queued};
 use parley_engine::model::{ConnectionState, Envelope, Event};
 use rhai::packages::{Package, StandardPackage};
 use rhai::{Dynamic, Map, Module, Shared};
@@ -191,9 +191,14 @@ impl BotRuntime {
             envelope.event,
             Event::Connection(ConnectionState::Connected)
         );
-        self.snapshot()
-            .iter()
-            .any(|bot| bot.handles(handler) || (starting && bot.handles("on_start")))
+        if named_function(envelope).is_some() {
+            // Run even if the bot is gone or lost the function, to report it.
+            return true;
+        }
+        self.snapshot().iter().any(|bot| {
+            (bot.handles(handler) && only_bot(envelope).is_none_or(|b| b == bot.name))
+                || (starting && bot.handles("on_start"))
+        })
     }
 
     /// Runs every bound bot that handles the envelope's event, in order, until one calls
@@ -217,8 +222,35 @@ impl BotRuntime {
             failed: Vec::new(),
         };
         let mut event = None;
-        for bot in self.snapshot().iter() {
-            if !self.bound(bot, envelope) {
+        let only = only_bot(envelope);
+        let named = named_function(envelope);
+        let bots = self.snapshot();
+        if let (Some(only), Some(function)) = (only, named) {
+            if !bots
+                .iter()
+                .any(|bot| bot.name == only && bot.has_function(function))
+            {
+                tracing::error!(event = %envelope.id, bot = only, "the schedule calls `{function}(ctx, tick)`, which the bot does not define (any more); cancel the schedule or define the function");
+                if let Some(bot) = bots.iter().find(|bot| bot.name == only) {
+                    let why = format!(
+                        "a schedule calls `{function}(ctx, tick)`, which this bot does not define"
+                    );
+                    self.failed(
+                        bot,
+                        function,
+                        envelope,
+                        ScriptError::whole_file(&bot.file, why),
+                    );
+                }
+            }
+        }
+        for bot in bots.iter() {
+            if only.is_some_and(|only| only != bot.name) {
+                continue;
+            }
+            // A schedule that names its bot overrides the bindings: whoever set it up
+            // chose the bot (a script's schedule ticks where the bot ran when it made it).
+            if only.is_none() && !self.bound(bot, envelope) {
                 continue;
             }
             if starting && bot.handles("on_start") && bot.first_start(&envelope.connection) {
@@ -233,7 +265,11 @@ impl BotRuntime {
                     &mut ran,
                 );
             }
-            if !bot.handles(handler) {
+            let calls = match named {
+                Some(function) => bot.has_function(function),
+                None => bot.handles(handler),
+            };
+            if !calls {
                 continue;
             }
             let event = match &mut event {
@@ -295,13 +331,21 @@ impl BotRuntime {
             state: map,
             store: store.clone(),
             cooldowns: self.cooldowns(&bot.name),
+            handlers: bot.functions.clone(),
+            timezone: &self.inner.options.timezone,
         };
         match bot.call(handler, input, event, &self.inner.options) {
             Ok(called) => {
                 if let Some(new_state) = called.state {
                     state.insert(bot.name.clone(), new_state);
                 }
-                ran.handled.commands.extend(called.commands);
+                ran.handled
+                    .commands
+                    .extend(called.commands.into_iter().map(|command| Queued {
+                        command,
+                        bot: Some(bot.name.clone()),
+                    }));
+                ran.handled.schedules.extend(called.schedules);
                 ran.store.push((store, called.store_ops));
                 ran.returned.push((bot.name.clone(), called.returned));
                 called.stop
@@ -326,6 +370,23 @@ impl BotRuntime {
         for (store, ops) in changes {
             self.inner.kv.commit(&store, ops).await;
         }
+    }
+}
+
+/// The function a schedule's tick names, instead of `on_tick`.
+fn named_function(envelope: &Envelope) -> Option<&str> {
+    match &envelope.event {
+        Event::Tick { handler, .. } => handler.as_deref(),
+        _ => None,
+    }
+}
+
+/// The only bot an event is for: the one a schedule names, or the one that sent the
+/// command whose result this is.
+fn only_bot(envelope: &Envelope) -> Option<&str> {
+    match &envelope.event {
+        Event::Tick { bot, .. } | Event::CommandResult { bot, .. } => bot.as_deref(),
+        _ => None,
     }
 }
 
@@ -383,10 +444,7 @@ impl EventHandler for BotRuntime {
     fn handle(&self, envelope: Arc<Envelope>, state: BotStates) -> BoxFuture<'static, Handled> {
         let handler = envelope.event.handler_name();
         if envelope.from_self || envelope.backlog || !self.wants(&envelope, handler) {
-            return Box::pin(std::future::ready(Handled {
-                state,
-                commands: Vec::new(),
-            }));
+            return Box::pin(std::future::ready(Handled::new(state, Vec::new())));
         }
         let runtime = self.clone();
         Box::pin(async move {
@@ -394,18 +452,18 @@ impl EventHandler for BotRuntime {
             let unchanged = state.clone();
             let id = envelope.id.clone();
             let scripts = runtime.clone();
-            match tokio::task::spawn_blocking(move || scripts.run(&envelope, handler, state)).await
-            {
+            let ran = tokio::task::spawn_blocking(move || {
+                let handler = named_function(&envelope).unwrap_or(handler);
+                scripts.run(&envelope, handler, state)
+            });
+            match ran.await {
                 Ok(ran) => {
                     runtime.commit(ran.store).await;
                     ran.handled
                 }
                 Err(e) => {
                     tracing::error!(event = %id, "bot scripts panicked or were cancelled: {e}");
-                    Handled {
-                        state: unchanged,
-                        commands: Vec::new(),
-                    }
+                    Handled::new(unchanged, Vec::new())
                 }
             }
         })

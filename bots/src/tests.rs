@@ -61,6 +61,11 @@ fn message_with(conversation: ConversationId, sender: &str, content: Content) ->
     }))
 }
 
+/// The commands handling produced, without who sent them.
+pub(crate) fn commands_of(handled: Handled) -> Vec<Command> {
+    handled.commands.into_iter().map(|q| q.command).collect()
+}
+
 async fn handle(runtime: &BotRuntime, envelope: Envelope, state: BotStates) -> Handled {
     runtime.handle(Arc::new(envelope), state).await
 }
@@ -70,7 +75,7 @@ fn sends(handled: &Handled) -> Vec<(String, String)> {
     handled
         .commands
         .iter()
-        .map(|command| match command {
+        .map(|queued| match &queued.command {
             Command::Send {
                 to,
                 content: Content::Text(text),
@@ -542,7 +547,7 @@ fn on_message(ctx, msg) {
             send("direct:bob", "to bob")
         ]
     );
-    match &handled.commands[0] {
+    match &handled.commands[0].command {
         Command::Send { to, .. } => assert_eq!(to, &ConversationId::group("lobby")),
         other => panic!("{other:?}"),
     }
@@ -836,6 +841,7 @@ mod events;
 mod http;
 mod matching;
 mod reload;
+mod schedules;
 mod shipped;
 mod store;
 mod verdicts;

@@ -19,7 +19,7 @@ impl BotRuntime {
     /// run in bot order; the first `reject(..)` wins, else the last `replace(..)`, else
     /// allow. When they take longer than `before_message.timeout_ms`, or one fails, the
     /// configured default applies and is logged. Their `ctx.store` changes are kept; their
-    /// `ctx.state` changes and commands are not (an interceptor only judges).
+    /// `ctx.state` changes, commands and schedules are not (an interceptor only judges).
     pub async fn intercept(&self, envelope: Arc<Envelope>, state: BotStates) -> Option<Verdict> {
         let config = self.inner.options.before_message.clone();
         if !matches!(envelope.event, Event::BeforeSend(_)) || !self.wants(&envelope, HANDLER) {
@@ -54,6 +54,9 @@ impl BotRuntime {
         };
         if !ran.handled.commands.is_empty() {
             tracing::warn!(event = %id, "commands queued by on_before_message are not sent");
+        }
+        if !ran.handled.schedules.is_empty() {
+            tracing::warn!(event = %id, "schedules changed by on_before_message are not kept");
         }
         self.commit(ran.store).await;
         if let Some(bot) = ran.failed.first() {

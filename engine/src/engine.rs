@@ -10,7 +10,7 @@ use crate::model::ConnectionId;
 use crate::monitor::{ConnectionParts, Counters, EngineMonitor};
 use crate::outbox::{self, OutboxHandle, RetryPolicy};
 use crate::ratelimit::SendGate;
-use crate::scheduler::{self, Schedule};
+use crate::scheduler::{self, Schedule, ScheduleView, SchedulerParts};
 use crate::store::Store;
 use actix::prelude::*;
 use futures_util::StreamExt;
@@ -93,6 +93,7 @@ pub struct Engine {
     broadcasts: Broadcasts,
     broadcast_tasks: Vec<tokio::task::JoinHandle<()>>,
     scheduler: Option<tokio::task::JoinHandle<()>>,
+    schedules: watch::Receiver<Vec<ScheduleView>>,
     closing: watch::Sender<bool>,
     router: Addr<Router>,
     stats: watch::Receiver<RouterStats>,
@@ -156,7 +157,9 @@ impl Engine {
                 .map(|(id, _)| (id.clone(), Arc::new(tokio::sync::Notify::new())))
                 .collect(),
         );
+        let schedules_changed = Arc::new(tokio::sync::Notify::new());
         let deps = ConversationDeps {
+            schedules_changed: schedules_changed.clone(),
             broadcast_wakes: broadcast_wakes.clone(),
             store: store.clone(),
             handler,
@@ -167,6 +170,7 @@ impl Engine {
         let router = router.start();
 
         let (closing, closing_rx) = watch::channel(false);
+        let (schedule_views, schedule_views_rx) = watch::channel(Vec::new());
         let counters = Arc::new(Counters::default());
         let monitor = EngineMonitor::new(
             adapters
@@ -199,6 +203,7 @@ impl Engine {
             broadcasts,
             broadcast_tasks,
             scheduler: None,
+            schedules: schedule_views_rx,
             closing,
             router: router.clone(),
             stats,
@@ -257,20 +262,19 @@ impl Engine {
             }
             tracing::info!(connection = %engine.connections.last().map(|c| c.id.to_string()).unwrap_or_default(), "connection started");
         }
-        if !config.schedules.is_empty() {
-            let intakes = engine
-                .connections
-                .iter()
-                .filter_map(|c| Some((c.id.clone(), c.intake.clone()?)))
-                .collect();
-            let closing = engine.closing.subscribe();
-            engine.scheduler = Some(tokio::spawn(scheduler::run(
-                store.clone(),
-                config.schedules.clone(),
-                intakes,
-                closing,
-            )));
-        }
+        let intakes = engine
+            .connections
+            .iter()
+            .filter_map(|c| Some((c.id.clone(), c.intake.clone()?)))
+            .collect();
+        engine.scheduler = Some(tokio::spawn(scheduler::run(SchedulerParts {
+            store: store.clone(),
+            schedules: config.schedules.clone(),
+            intakes,
+            changed: schedules_changed,
+            views: schedule_views,
+            closing: engine.closing.subscribe(),
+        })));
         Ok(engine)
     }
 
@@ -281,6 +285,16 @@ impl Engine {
     /// Live figures: connections, outbox depths, send-limit waits, traffic.
     pub fn monitor(&self) -> EngineMonitor {
         self.monitor.clone()
+    }
+
+    /// Every schedule, from config and from scripts, with its next run.
+    pub fn schedules(&self) -> Vec<ScheduleView> {
+        self.schedules.borrow().clone()
+    }
+
+    /// The schedules as they change (after each run, and as scripts add and cancel them).
+    pub fn schedule_views(&self) -> watch::Receiver<Vec<ScheduleView>> {
+        self.schedules.clone()
     }
 
     /// Starts, controls and reports on broadcast jobs.

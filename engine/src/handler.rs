@@ -2,6 +2,7 @@
 //! or a Rust handler when the engine is embedded).
 
 use crate::model::{Command, Envelope, Verdict};
+use crate::scheduler::ScheduleChange;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -10,13 +11,38 @@ use std::sync::Arc;
 /// The persisted state of one conversation: one JSON value per bot name.
 pub type BotStates = BTreeMap<String, Value>;
 
-/// What handling one event produced: the conversation's new state and the commands to
-/// send. Both are written to the store in one transaction with the event's "handled" mark,
-/// so a crash either keeps all of it or replays the event.
+/// What handling one event produced: the conversation's new state, the commands to send
+/// and the changes to the bots' schedules. All are written to the store in one transaction
+/// with the event's "handled" mark, so a crash either keeps all of it or replays the event.
 #[derive(Debug, Default)]
 pub struct Handled {
     pub state: BotStates,
-    pub commands: Vec<Command>,
+    pub commands: Vec<Queued>,
+    pub schedules: Vec<ScheduleChange>,
+}
+
+impl Handled {
+    /// A new state and commands sent on no particular bot's behalf.
+    pub fn new(state: BotStates, commands: Vec<Command>) -> Self {
+        Handled {
+            state,
+            commands: commands.into_iter().map(Queued::from).collect(),
+            schedules: Vec::new(),
+        }
+    }
+}
+
+/// A command and the bot that sent it, if one did: its result goes back to that bot only.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Queued {
+    pub command: Command,
+    pub bot: Option<String>,
+}
+
+impl From<Command> for Queued {
+    fn from(command: Command) -> Self {
+        Queued { command, bot: None }
+    }
 }
 
 /// Called by a conversation or group actor for each of its events, strictly one at a time

@@ -268,6 +268,7 @@ fn report(results: &WeakIntake, entry: &OutboxEntry, result: CommandResult) {
             key,
             command: entry.command.command.name().to_string(),
             result,
+            bot: entry.origin_bot.clone(),
         },
         raw: serde_json::Value::Null,
     };

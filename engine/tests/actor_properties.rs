@@ -66,10 +66,7 @@ async fn ten_thousand_events_over_a_hundred_conversations_keep_each_conversation
                 let n = state.get("t").and_then(|v| v["n"].as_u64()).unwrap_or(0);
                 state.insert("t".into(), json!({"n": n + 1}));
                 counter.bump();
-                parley_engine::handler::Handled {
-                    state,
-                    commands: vec![],
-                }
+                parley_engine::handler::Handled::new(state, vec![])
             }
             .boxed()
         }))
@@ -158,10 +155,7 @@ async fn a_slow_handler_makes_intake_wait_and_loses_nothing() {
                 gate.wait_for(|open| *open).await.unwrap();
                 seen.lock().unwrap().push(seq_of(&env));
                 counter.bump();
-                parley_engine::handler::Handled {
-                    state,
-                    commands: vec![],
-                }
+                parley_engine::handler::Handled::new(state, vec![])
             }
             .boxed()
         }))
@@ -234,10 +228,7 @@ async fn an_idle_actor_stops_and_comes_back_with_its_state() {
                 observed.lock().unwrap().push(n);
                 state.insert("bot".into(), json!({"n": n + 1}));
                 counter.bump();
-                parley_engine::handler::Handled {
-                    state,
-                    commands: vec![],
-                }
+                parley_engine::handler::Handled::new(state, vec![])
             }
             .boxed()
         }))
@@ -289,10 +280,7 @@ fn replying_handler(counter: Counter) -> FnHandler {
         let counter = counter.clone();
         async move {
             if !matches!(env.event, Event::Message(_)) {
-                return parley_engine::handler::Handled {
-                    state,
-                    commands: vec![],
-                };
+                return parley_engine::handler::Handled::new(state, vec![]);
             }
             counter.bump();
             let command = Command::Send {
@@ -302,10 +290,7 @@ fn replying_handler(counter: Counter) -> FnHandler {
                 options: SendOptions::default(),
                 as_user: None,
             };
-            parley_engine::handler::Handled {
-                state,
-                commands: vec![command],
-            }
+            parley_engine::handler::Handled::new(state, vec![command])
         }
         .boxed()
     }))
@@ -527,7 +512,7 @@ async fn command_results_come_back_to_the_conversation_that_sent_them() {
                     }
                     _ => {}
                 }
-                parley_engine::handler::Handled { state, commands }
+                parley_engine::handler::Handled::new(state, commands)
             }
             .boxed()
         }))

@@ -87,13 +87,7 @@ fn conn() -> ConnectionId {
 
 fn quiet_handler() -> FnHandler {
     FnHandler(Box::new(|_, state| {
-        async move {
-            parley_engine::handler::Handled {
-                state,
-                commands: vec![],
-            }
-        }
-        .boxed()
+        async move { parley_engine::handler::Handled::new(state, vec![]) }.boxed()
     }))
 }
 
@@ -295,13 +289,7 @@ async fn a_reply_overtakes_a_running_broadcast() {
         let (platform, queued_at, handled) = (platform.clone(), queued_at.clone(), handled.clone());
         FnHandler(Box::new(move |env, state| {
             if !matches!(env.event, Event::Message(_)) {
-                return async move {
-                    parley_engine::handler::Handled {
-                        state,
-                        commands: vec![],
-                    }
-                }
-                .boxed();
+                return async move { parley_engine::handler::Handled::new(state, vec![]) }.boxed();
             }
             *queued_at.lock().unwrap() = Some(platform.keys().len());
             handled.bump();
@@ -312,13 +300,7 @@ async fn a_reply_overtakes_a_running_broadcast() {
                 options: SendOptions::default(),
                 as_user: None,
             };
-            async move {
-                parley_engine::handler::Handled {
-                    state,
-                    commands: vec![reply],
-                }
-            }
-            .boxed()
+            async move { parley_engine::handler::Handled::new(state, vec![reply]) }.boxed()
         }))
     };
     let engine = Engine::start(
@@ -380,13 +362,7 @@ async fn a_bot_starts_a_broadcast_by_batch_send_and_a_replay_does_not_start_it_t
             to: users("fan", 50),
             content: Content::text("new album out"),
         };
-        async move {
-            parley_engine::handler::Handled {
-                state,
-                commands: vec![batch],
-            }
-        }
-        .boxed()
+        async move { parley_engine::handler::Handled::new(state, vec![batch]) }.boxed()
     }));
     let engine = Engine::start(
         config(None),
@@ -424,6 +400,7 @@ async fn a_bot_starts_a_broadcast_by_batch_send_and_a_replay_does_not_start_it_t
                 content: Content::text("new album out"),
                 targets: users("fan", 50),
             }],
+            schedules: vec![],
         })
         .await
         .unwrap();

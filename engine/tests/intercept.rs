@@ -18,13 +18,7 @@ struct Censor;
 
 impl EventHandler for Censor {
     fn handle(&self, _: Arc<Envelope>, state: BotStates) -> BoxFuture<'static, Handled> {
-        async move {
-            Handled {
-                state,
-                commands: vec![],
-            }
-        }
-        .boxed()
+        async move { Handled::new(state, vec![]) }.boxed()
     }
 
     fn verdict(

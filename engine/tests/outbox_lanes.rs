@@ -60,13 +60,7 @@ async fn a_slow_conversation_does_not_block_the_others() {
     });
     let handler = FnHandler(Box::new(|env, state| {
         if !matches!(env.event, Event::Message(_)) {
-            return async move {
-                parley_engine::handler::Handled {
-                    state,
-                    commands: vec![],
-                }
-            }
-            .boxed();
+            return async move { parley_engine::handler::Handled::new(state, vec![]) }.boxed();
         }
         let reply = Command::Send {
             to: env.route(),
@@ -75,13 +69,7 @@ async fn a_slow_conversation_does_not_block_the_others() {
             options: SendOptions::default(),
             as_user: None,
         };
-        async move {
-            parley_engine::handler::Handled {
-                state,
-                commands: vec![reply],
-            }
-        }
-        .boxed()
+        async move { parley_engine::handler::Handled::new(state, vec![reply]) }.boxed()
     }));
     let conn = ConnectionId::from("test");
     let engine = Engine::start(

@@ -35,7 +35,7 @@ impl EventHandler for Keyword {
             }
             _ => Vec::new(),
         };
-        Box::pin(async move { Handled { state, commands } })
+        Box::pin(async move { Handled::new(state, commands) })
     }
 }
 

@@ -37,7 +37,7 @@ impl EventHandler for Echo {
             }],
             _ => Vec::new(),
         };
-        Box::pin(async move { Handled { state, commands } })
+        Box::pin(async move { Handled::new(state, commands) })
     }
 }
 

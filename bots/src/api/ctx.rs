@@ -4,9 +4,10 @@ use super::content::{content_from, send_options_from};
 use super::matching::Cooldowns;
 use crate::kv::{BotStore, StoreOp};
 use parley_engine::model::{
-    Command, ConnectionId, ConversationId, ConversationKind, Envelope, GroupId, MessageRef,
-    ReadMark, RecallScope, UserId,
+    Command, ConnectionId, ConversationId, ConversationKind, Envelope, EventId, GroupId,
+    MessageRef, ReadMark, RecallScope, UserId,
 };
+use parley_engine::scheduler::ScheduleChange;
 use rhai::{Dynamic, Engine, EvalAltResult, ImmutableString, Map};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -29,6 +30,10 @@ pub(crate) struct CtxInput<'a> {
     pub(crate) state: Map,
     pub(crate) store: Arc<BotStore>,
     pub(crate) cooldowns: Arc<Cooldowns>,
+    /// The bot's handlers (functions taking `ctx` and an event), for `schedule(...)`.
+    pub(crate) handlers: Arc<[String]>,
+    /// The time zone of cron schedules that name none.
+    pub(crate) timezone: &'a str,
 }
 
 pub(crate) struct CtxShared {
@@ -40,6 +45,9 @@ pub(crate) struct CtxShared {
     pub(crate) time_ms: i64,
     pub(crate) store: Arc<BotStore>,
     pub(crate) cooldowns: Arc<Cooldowns>,
+    pub(crate) event_id: EventId,
+    pub(crate) handlers: Arc<[String]>,
+    pub(crate) timezone: ImmutableString,
     inner: Mutex<CtxOutput>,
 }
 
@@ -50,6 +58,10 @@ pub(crate) struct CtxOutput {
     /// Whether `ctx.state` was assigned (directly or by writing one of its properties).
     pub(crate) state_written: bool,
     pub(crate) commands: Vec<Command>,
+    /// Schedules created or cancelled, in call order.
+    pub(crate) schedules: Vec<ScheduleChange>,
+    /// How many schedules this call created: numbers their ids.
+    pub(crate) scheduled: usize,
     /// `ctx.stop()` was called: the bots after this one are not called for this event.
     pub(crate) stop: bool,
     /// `ctx.store` changes, applied when the handler succeeds.
@@ -68,6 +80,9 @@ impl Ctx {
             time_ms: input.envelope.time_ms,
             store: input.store,
             cooldowns: input.cooldowns,
+            event_id: input.envelope.id.clone(),
+            handlers: input.handlers,
+            timezone: input.timezone.into(),
             inner: Mutex::new(CtxOutput {
                 state: input.state,
                 ..CtxOutput::default()

@@ -9,7 +9,9 @@
 
 use super::ctx::{Ctx, RhaiResult};
 use super::matching::parse_command;
-use parley_engine::model::{Command, Envelope, Event, Message, RequestId};
+use parley_engine::model::{
+    Command, CommandOutput, CommandResult, Envelope, Event, Message, RequestId,
+};
 use rhai::{Array, Dynamic, Engine, Map};
 
 pub(crate) fn event_object(envelope: &Envelope, me: Option<&str>) -> RhaiResult<Dynamic> {
@@ -22,6 +24,9 @@ pub(crate) fn event_object(envelope: &Envelope, me: Option<&str>) -> RhaiResult<
             let mut map = rhai::serde::to_dynamic(other)?
                 .try_cast::<Map>()
                 .ok_or("an event is not an object")?;
+            if let Event::CommandResult { result, .. } = other {
+                result_fields(&mut map, result)?;
+            }
             if let Event::GroupNotice(notice) = other {
                 // `n.user`: the member the notice is about (or who acted, if nobody else).
                 let user = notice.targets.first().or(notice.operator.as_ref());
@@ -36,6 +41,35 @@ pub(crate) fn event_object(envelope: &Envelope, me: Option<&str>) -> RhaiResult<
     map.insert("conversation".into(), envelope.route().to_string().into());
     map.insert("raw".into(), raw);
     Ok(Dynamic::from_map(map))
+}
+
+/// `r.ok`, `r.error` (the error kind: `rate_limited`, `not_permitted`, ...), `r.reason`,
+/// `r.message_id` (of a sent message) and `r.output` (what the command returned).
+fn result_fields(map: &mut Map, result: &CommandResult) -> RhaiResult<()> {
+    let (ok, error, reason, output) = match result {
+        CommandResult::Ok(output) => (
+            true,
+            Dynamic::UNIT,
+            Dynamic::UNIT,
+            rhai::serde::to_dynamic(output)?,
+        ),
+        CommandResult::Failed(e) => (
+            false,
+            rhai::serde::to_dynamic(e.kind)?,
+            e.message.clone().into(),
+            Dynamic::UNIT,
+        ),
+    };
+    let message_id = match result {
+        CommandResult::Ok(CommandOutput::Sent { message }) => message.id.clone().into(),
+        _ => Dynamic::UNIT,
+    };
+    map.insert("ok".into(), ok.into());
+    map.insert("error".into(), error);
+    map.insert("reason".into(), reason);
+    map.insert("message_id".into(), message_id);
+    map.insert("output".into(), output);
+    Ok(())
 }
 
 fn message_object(m: &Message, me: Option<&str>) -> RhaiResult<Map> {

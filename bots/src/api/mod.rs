@@ -7,6 +7,8 @@ mod events;
 mod http;
 mod matching;
 mod moderation;
+mod queries;
+mod schedules;
 mod store;
 mod verdicts;
 
@@ -23,6 +25,8 @@ pub(crate) fn register(engine: &mut Engine, http: HttpPolicy) {
     ctx::register(engine);
     http::register(engine, http);
     moderation::register(engine);
+    queries::register(engine);
+    schedules::register(engine);
     content::register(engine);
     events::register(engine);
     matching::register(engine);

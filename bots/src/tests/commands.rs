@@ -8,7 +8,7 @@ async fn commands(script: &str, event: Envelope) -> Vec<Command> {
     let runtime = load(dir.path());
     let handled = handle(&runtime, event, BotStates::new()).await;
     assert_eq!(runtime.last_error("t"), None);
-    handled.commands
+    crate::tests::commands_of(handled)
 }
 
 fn in_lobby(text: &str) -> Envelope {

@@ -13,7 +13,7 @@ async fn run(script: &str, event: Envelope) -> Vec<Command> {
     runtime.set_self_user("hub1", "bot");
     let handled = handle(&runtime, event, BotStates::new()).await;
     assert_eq!(runtime.last_error("t"), None);
-    handled.commands
+    crate::tests::commands_of(handled)
 }
 
 /// The texts the script sent.
@@ -270,6 +270,8 @@ fn on_start(ctx, s) { ctx.send("direct:admin", `started on ${s.connection} as ${
         schedule: ScheduleId::new("digest"),
         conversation: None,
         payload: json!({"n": 3}),
+        bot: None,
+        handler: None,
     });
     assert_eq!(
         texts(handle(&runtime, tick, BotStates::new()).await),

@@ -36,8 +36,9 @@ async fn feed(runtime: &BotRuntime, events: Vec<Envelope>) -> Vec<Vec<Command>> 
         let route = e.route();
         let state = states.remove(&route).unwrap_or_default();
         let handled = handle(runtime, e, state).await;
+        let commands = handled.commands.into_iter().map(|q| q.command).collect();
         states.insert(route, handled.state);
-        out.push(handled.commands);
+        out.push(commands);
     }
     out
 }
@@ -235,6 +236,8 @@ async fn broadcast_sends_the_digest_to_subscribers_on_its_schedule() {
             schedule: ScheduleId::new(schedule),
             conversation: None,
             payload: json!(null),
+            bot: None,
+            handler: None,
         })
     };
     let out = feed(

@@ -84,6 +84,8 @@ async fn concurrent_increments_are_not_lost() {
         schedule: "s".into(),
         conversation: None,
         payload: json!(null),
+        bot: None,
+        handler: None,
     });
     let got = handle(&runtime, tick, BotStates::new()).await;
     assert_eq!(

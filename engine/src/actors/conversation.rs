@@ -3,10 +3,10 @@
 
 use super::router::{ActorStopped, Retire, RouteKey, Router};
 use super::{ConversationDeps, Dispatch};
-use crate::handler::{BotStates, Handled};
+use crate::handler::{BotStates, Handled, Queued};
 use crate::model::Command;
 use crate::model::OutboundCommand;
-use crate::store::{Completion, NewJob};
+use crate::store::{Completion, NewJob, Outgoing};
 use actix::prelude::*;
 use std::time::{Duration, Instant};
 
@@ -117,12 +117,16 @@ async fn handle_event(
         },
     };
     let before = state.clone();
-    let Handled { state, commands } = deps.handler.handle(event.envelope.clone(), state).await;
+    let Handled {
+        state,
+        commands,
+        schedules,
+    } = deps.handler.handle(event.envelope.clone(), state).await;
 
     let changed = changed_states(&before, &state);
     let mut jobs = Vec::new();
     let mut outbound = Vec::new();
-    for (i, command) in commands.into_iter().enumerate() {
+    for (i, Queued { command, bot }) in commands.into_iter().enumerate() {
         // Stable across a replay of this event, so the outbox, the job table and the
         // platform deduplicate the effects of an event handled twice after a crash.
         let key_i = format!("{}#{}", event.envelope.id, i);
@@ -133,10 +137,13 @@ async fn handle_event(
                 content,
                 targets: to,
             }),
-            command => outbound.push(OutboundCommand {
-                connection: key.connection.clone(),
-                idempotency_key: key_i,
-                command,
+            command => outbound.push(Outgoing {
+                command: OutboundCommand {
+                    connection: key.connection.clone(),
+                    idempotency_key: key_i,
+                    command,
+                },
+                bot,
             }),
         }
     }
@@ -148,6 +155,7 @@ async fn handle_event(
         tracing::error!(connection = %key.connection, "no outbox for this connection; commands kept in the store");
     }
     let started_jobs = !jobs.is_empty();
+    let changed_schedules = !schedules.is_empty();
     let completion = Completion {
         connection: key.connection.clone(),
         conversation: Some(key.conversation.clone()),
@@ -155,6 +163,7 @@ async fn handle_event(
         state: changed,
         commands,
         jobs,
+        schedules,
     };
     if let Err(e) = deps.store.complete(completion).await {
         tracing::error!(conversation = %key.conversation, error = %e, "cannot record a handled event; it will be replayed at the next start");
@@ -162,6 +171,9 @@ async fn handle_event(
     }
     if let Some(outbox) = outbox {
         outbox.wake();
+    }
+    if changed_schedules {
+        deps.schedules_changed.notify_one();
     }
     if started_jobs {
         if let Some(wake) = deps.broadcast_wakes.get(&key.connection) {

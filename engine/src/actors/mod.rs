@@ -63,5 +63,7 @@ pub(crate) struct ConversationDeps {
     pub outboxes: Arc<HashMap<ConnectionId, OutboxHandle>>,
     /// Wakes a connection's broadcast runner when a bot started a job.
     pub broadcast_wakes: Arc<HashMap<ConnectionId, Arc<tokio::sync::Notify>>>,
+    /// Wakes the scheduler when a bot created or cancelled a schedule.
+    pub schedules_changed: Arc<tokio::sync::Notify>,
     pub config: ActorConfig,
 }

@@ -138,6 +138,9 @@ pub enum Event {
         /// The command's name (`send`, `kick`, ...).
         command: String,
         result: CommandResult,
+        /// The bot that sent the command, when one did: the result goes to that bot only.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bot: Option<String>,
     },
     Tick {
         schedule: ScheduleId,
@@ -145,6 +148,12 @@ pub enum Event {
         conversation: Option<ConversationId>,
         #[serde(default, skip_serializing_if = "Value::is_null")]
         payload: Value,
+        /// The only bot to call, when the schedule names one (a script's own schedules do).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bot: Option<String>,
+        /// The function to call instead of `on_tick`, when the schedule names one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        handler: Option<String>,
     },
 }
 

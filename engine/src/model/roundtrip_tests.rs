@@ -201,6 +201,7 @@ fn all_events() -> Vec<Event> {
             result: CommandResult::Ok(CommandOutput::Sent {
                 message: MessageRef::new("m1"),
             }),
+            bot: Some("echo".into()),
         },
         Event::ProfileChanged {
             user: "alice".into(),
@@ -209,6 +210,8 @@ fn all_events() -> Vec<Event> {
             schedule: "digest".into(),
             conversation: Some(ConversationId::group("lobby")),
             payload: json!({"n": 1}),
+            bot: Some("digest".into()),
+            handler: Some("send_digest".into()),
         },
     ];
     for kind in [

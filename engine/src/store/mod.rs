@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use writer::Write;
 
 pub use jobs::{JobFailure, JobInfo, JobStatus, PendingRecipient, RecipientOutcome};
-pub use writer::{Completion, NewJob};
+pub use writer::{Completion, NewJob, Outgoing};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -34,6 +34,8 @@ pub enum StoreError {
     Json(#[from] serde_json::Error),
     #[error("the store is closed")]
     Closed,
+    #[error("stored data is not valid: {0}")]
+    Corrupt(String),
 }
 
 /// A handle to the store; cheap to clone.
@@ -53,6 +55,8 @@ pub struct OutboxEntry {
     pub result: Option<CommandResult>,
     /// The conversation whose bots sent it, if a bot did.
     pub origin: Option<ConversationId>,
+    /// The bot that sent it, if one did.
+    pub origin_bot: Option<String>,
 }
 
 /// An accepted event that has not been handled yet.
@@ -146,8 +150,9 @@ impl Store {
             conversation: None,
             inbox_seq: None,
             state: Vec::new(),
-            commands,
+            commands: commands.into_iter().map(Outgoing::from).collect(),
             jobs: Vec::new(),
+            schedules: Vec::new(),
         };
         self.complete(completion).await
     }
@@ -270,7 +275,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, command, status, attempts, result, origin FROM outbox \
+            "SELECT id, command, status, attempts, result, origin, origin_bot FROM outbox \
              WHERE connection = ? AND status = 'pending' AND id > ? ORDER BY id LIMIT ?",
         )
         .bind(connection.as_str())
@@ -284,7 +289,7 @@ impl Store {
     /// Every outbox row of a connection, oldest first (for `parley` tooling and tests).
     pub async fn outbox(&self, connection: &ConnectionId) -> Result<Vec<OutboxEntry>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, command, status, attempts, result, origin FROM outbox WHERE connection = ? ORDER BY id",
+            "SELECT id, command, status, attempts, result, origin, origin_bot FROM outbox WHERE connection = ? ORDER BY id",
         )
         .bind(connection.as_str())
         .fetch_all(&self.pool)
@@ -330,6 +335,7 @@ fn outbox_entry(r: &sqlx::sqlite::SqliteRow) -> Result<OutboxEntry, StoreError> 
         attempts: r.get(3),
         result: result.map(|s| serde_json::from_str(&s)).transpose()?,
         origin: r.get::<Option<String>, _>(5).and_then(|o| o.parse().ok()),
+        origin_bot: r.get(6),
     })
 }
 

@@ -91,8 +91,9 @@ async fn completing_an_event_records_state_and_commands_atomically() {
             conversation: Some(conv.clone()),
             inbox_seq: seqs[0],
             state: vec![("echo".into(), Some(json!({"count": 1})))],
-            commands: vec![send("e1#0")],
+            commands: vec![send("e1#0").into()],
             jobs: vec![],
+            schedules: vec![],
         })
         .await
         .unwrap();

@@ -3,6 +3,7 @@
 use super::jobs::{self, JobStatus, RecipientOutcome};
 use super::{now_ms, StoreError};
 use crate::model::{ConnectionId, Content, ConversationId, OutboundCommand};
+use crate::scheduler::{script_key, ScheduleChange};
 use serde_json::Value;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{Connection, SqliteExecutor};
@@ -23,9 +24,24 @@ pub struct Completion {
     pub inbox_seq: Option<i64>,
     /// Changed bot states; `None` deletes the bot's state.
     pub state: Vec<(String, Option<Value>)>,
-    pub commands: Vec<OutboundCommand>,
+    pub commands: Vec<Outgoing>,
     /// Broadcasts started by the handler.
     pub jobs: Vec<NewJob>,
+    /// Schedules the handler's bots created or cancelled.
+    pub schedules: Vec<ScheduleChange>,
+}
+
+/// A command for the outbox and the bot that sent it, if one did.
+#[derive(Debug)]
+pub struct Outgoing {
+    pub command: OutboundCommand,
+    pub bot: Option<String>,
+}
+
+impl From<OutboundCommand> for Outgoing {
+    fn from(command: OutboundCommand) -> Self {
+        Outgoing { command, bot: None }
+    }
 }
 
 /// A broadcast job to create with a completion.
@@ -258,18 +274,26 @@ async fn apply(conn: &mut SqliteConnection, w: &Write) -> Result<Done, StoreErro
                     }
                 }
             }
-            for cmd in &c.commands {
+            let origin = c.inbox_seq.and(c.conversation.as_ref());
+            for Outgoing { command: cmd, bot } in &c.commands {
                 sqlx::query(
-                    "INSERT INTO outbox (connection, idempotency_key, command, created_ms, origin) VALUES (?, ?, ?, ?, ?) \
+                    "INSERT INTO outbox (connection, idempotency_key, command, created_ms, origin, origin_bot) VALUES (?, ?, ?, ?, ?, ?) \
                      ON CONFLICT (connection, idempotency_key) DO NOTHING",
                 )
                 .bind(cmd.connection.as_str())
                 .bind(&cmd.idempotency_key)
                 .bind(serde_json::to_string(cmd)?)
                 .bind(now)
-                .bind(c.inbox_seq.and(c.conversation.as_ref()).map(ToString::to_string))
+                .bind(origin.map(ToString::to_string))
+                .bind(origin.and(bot.as_deref()))
                 .execute(&mut *conn)
                 .await?;
+            }
+            if let Some(conversation) = &c.conversation {
+                for change in &c.schedules {
+                    save_schedule_change(conn, c.connection.as_str(), conversation, change, now)
+                        .await?;
+                }
             }
             for job in &c.jobs {
                 let content = serde_json::to_string(&job.content)?;
@@ -338,5 +362,48 @@ async fn save_cursor<'c>(
     .bind(cursor)
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// Writes a bot's new schedule (replacing one with the same id) or removes a cancelled one.
+async fn save_schedule_change(
+    conn: &mut SqliteConnection,
+    connection: &str,
+    conversation: &ConversationId,
+    change: &ScheduleChange,
+    now: i64,
+) -> Result<(), StoreError> {
+    match change {
+        ScheduleChange::Set(s) => {
+            sqlx::query(
+                "INSERT INTO script_schedules (id, connection, conversation, bot, handler, timing, payload, created_ms) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (id) DO UPDATE SET handler = excluded.handler, timing = excluded.timing, payload = excluded.payload",
+            )
+            .bind(&s.id)
+            .bind(connection)
+            .bind(conversation.to_string())
+            .bind(&s.bot)
+            .bind(&s.handler)
+            .bind(serde_json::to_string(&s.when)?)
+            .bind(serde_json::to_string(&s.payload)?)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        }
+        ScheduleChange::Cancel { bot, id } => {
+            let removed = sqlx::query("DELETE FROM script_schedules WHERE id = ? AND bot = ?")
+                .bind(id)
+                .bind(bot)
+                .execute(&mut *conn)
+                .await?;
+            if removed.rows_affected() > 0 {
+                sqlx::query("DELETE FROM schedules WHERE name = ?")
+                    .bind(script_key(id))
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+    }
     Ok(())
 }

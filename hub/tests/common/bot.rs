@@ -24,7 +24,7 @@ impl EventHandler for Recorder {
         let commands = (self.react)(&envelope);
         self.seen.lock().unwrap().push((*envelope).clone());
         self.count.send_modify(|c| *c += 1);
-        Box::pin(async move { Handled { state, commands } })
+        Box::pin(async move { Handled::new(state, commands) })
     }
 }
 
