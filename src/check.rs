@@ -5,32 +5,16 @@
 use crate::config::Config;
 use anyhow::{bail, Result};
 use parley_bots::{BotInfo, BotRuntime, ScriptError};
+use parley_engine::model::Event;
 use std::path::{Path, PathBuf};
 
-/// The handlers the runtime calls; an `on_*` function named otherwise is never called.
-const HANDLERS: &[&str] = &[
-    "on_before_message",
-    "on_block_changed",
-    "on_connection",
-    "on_delivery_receipt",
-    "on_friend_added",
-    "on_friend_removed",
-    "on_friend_request",
-    "on_friend_request_answered",
-    "on_group_invitation",
-    "on_group_join_request",
-    "on_group_notice",
-    "on_group_request_answered",
-    "on_message",
-    "on_message_edited",
-    "on_presence",
-    "on_profile_changed",
-    "on_read_receipt",
-    "on_recall",
-    "on_start",
-    "on_tick",
-    "on_typing",
-];
+/// The handlers the runtime calls besides one per event kind; an `on_*` function named
+/// otherwise is never called.
+const BOT_HANDLERS: &[&str] = &["on_start"];
+
+fn is_handler(name: &str) -> bool {
+    Event::HANDLER_NAMES.contains(&name) || BOT_HANDLERS.contains(&name)
+}
 
 /// `parley check [paths]`: each path is a script or a folder of scripts (its `*.rhai`
 /// files, as `parley run` loads them); no paths means the config's bots folder. A single
@@ -84,7 +68,7 @@ pub fn check(config_path: &Path, paths: &[PathBuf]) -> Result<()> {
             checked += 1;
             println!("ok    {} ({})", shown(&bot.file), bot.handlers.join(", "));
             for h in &bot.handlers {
-                if !HANDLERS.contains(&h.as_str()) {
+                if !is_handler(h) {
                     println!(
                         "warning {}: `{h}` is not a handler and is never called{}",
                         shown(&bot.file),
@@ -132,8 +116,9 @@ pub(crate) fn shown(path: &Path) -> String {
 
 /// The known handler closest to `name`, if it is close (a typo).
 fn suggestion(name: &str) -> Option<&'static str> {
-    HANDLERS
+    Event::HANDLER_NAMES
         .iter()
+        .chain(BOT_HANDLERS)
         .map(|h| (distance(name, h), *h))
         .filter(|(d, _)| *d <= 3)
         .min()

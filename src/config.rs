@@ -349,7 +349,10 @@ mod tests {
             "{:#}",
             parse(&format!("{HUB}[bots]\ntimezone = \"Asia/Shanghia\"\n")).unwrap_err()
         );
-        assert!(e.contains("bots.timezone") && e.contains("Asia/Shanghia"), "{e}");
+        assert!(
+            e.contains("bots.timezone") && e.contains("Asia/Shanghia"),
+            "{e}"
+        );
         let e = format!("{:#}", parse(&format!("{HUB}[[schedules]]\nname = \"digest\"\ncron = \"0 99 * * *\"\nconnection = \"hub\"\n")).unwrap_err());
         assert!(
             e.contains("schedule `digest`") && e.contains("invalid cron"),

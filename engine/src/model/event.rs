@@ -158,6 +158,31 @@ pub enum Event {
 }
 
 impl Event {
+    /// Every [`handler_name`](Self::handler_name), sorted.
+    pub const HANDLER_NAMES: [&'static str; 21] = [
+        "on_before_message",
+        "on_block_changed",
+        "on_command_result",
+        "on_connection",
+        "on_delivery_receipt",
+        "on_friend_added",
+        "on_friend_removed",
+        "on_friend_request",
+        "on_friend_request_answered",
+        "on_group_invitation",
+        "on_group_join_request",
+        "on_group_notice",
+        "on_group_request_answered",
+        "on_message",
+        "on_message_edited",
+        "on_presence",
+        "on_profile_changed",
+        "on_read_receipt",
+        "on_recall",
+        "on_tick",
+        "on_typing",
+    ];
+
     /// The handler name a script defines for this event (`on_message`, ...).
     pub fn handler_name(&self) -> &'static str {
         match self {

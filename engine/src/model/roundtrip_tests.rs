@@ -522,6 +522,11 @@ fn every_event_kind_round_trips_in_an_envelope() {
         21,
         "one sample per event kind: {handlers:?}"
     );
+    assert_eq!(
+        handlers.into_iter().collect::<Vec<_>>(),
+        Event::HANDLER_NAMES,
+        "HANDLER_NAMES lists every handler"
+    );
     for (i, event) in events.into_iter().enumerate() {
         roundtrip(&Envelope {
             id: EventId(format!("e{i}")),
