@@ -2,8 +2,9 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use parley_engine::audience::Recipient;
 use parley_engine::broadcast::{BroadcastError, Broadcasts};
-use parley_engine::model::{ConnectionId, Content, ConversationId};
+use parley_engine::model::{ConnectionId, Content};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -76,6 +77,13 @@ fn broadcast_error(e: BroadcastError) -> HttpResponse {
         BroadcastError::UnknownConnection(_) | BroadcastError::NoRecipients => {
             error(StatusCode::BAD_REQUEST, "invalid", e.to_string())
         }
+        BroadcastError::Lookup(ref lookup) => {
+            let status = match lookup.error.kind.is_transient() {
+                true => StatusCode::BAD_GATEWAY,
+                false => StatusCode::UNPROCESSABLE_ENTITY,
+            };
+            error(status, "lookup_failed", e.to_string())
+        }
         BroadcastError::Store(_) => {
             tracing::error!(error = %e, "admin API: store failure");
             error(
@@ -92,7 +100,7 @@ fn broadcast_error(e: BroadcastError) -> HttpResponse {
 struct StartRequest {
     #[serde(default)]
     connection: Option<String>,
-    /// Recipients: user ids or `group:ID`.
+    /// Recipients: user ids, `group:ID`, `all:friends`, `all:groups`.
     to: Vec<String>,
     #[serde(default)]
     text: Option<String>,
@@ -127,7 +135,7 @@ async fn start(req: HttpRequest, state: web::Data<AdminState>, body: web::Bytes)
     };
     let mut recipients = Vec::with_capacity(request.to.len());
     for t in &request.to {
-        match t.parse::<ConversationId>() {
+        match t.parse::<Recipient>() {
             Ok(c) => recipients.push(c),
             Err(e) => {
                 return error(
@@ -142,6 +150,10 @@ async fn start(req: HttpRequest, state: web::Data<AdminState>, body: web::Bytes)
         .connection
         .map(ConnectionId)
         .unwrap_or_else(|| state.default_connection.clone());
+    let recipients = match state.broadcasts.resolve(&connection, recipients).await {
+        Ok(recipients) => recipients,
+        Err(e) => return broadcast_error(e),
+    };
     match state
         .broadcasts
         .start(&connection, content, recipients, "admin")

@@ -90,7 +90,8 @@ enum Command {
     Broadcast {
         #[command(flatten)]
         admin: jobs_cli::Admin,
-        /// A recipient: a user id or group:ID; repeat for more.
+        /// A recipient: a user id, group:ID, all:friends or all:groups (of the
+        /// connection's account); repeat for more.
         #[arg(long, required = true)]
         to: Vec<String>,
         /// The connection to send on (default: the first configured).

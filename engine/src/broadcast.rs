@@ -7,6 +7,7 @@
 //! sent again (the hub's client message id, Tencent's `MsgRandom`).
 
 use crate::adapter::Adapter;
+use crate::audience::{self, Recipient};
 use crate::model::{
     Command, CommandOutput, CommandResult, ConnectionId, Content, ConversationId, OutboundCommand,
     SendOptions,
@@ -43,6 +44,8 @@ pub enum BroadcastError {
         action: &'static str,
     },
     #[error(transparent)]
+    Lookup(#[from] audience::LookupError),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -61,9 +64,24 @@ pub(crate) struct RunnerParts {
 pub struct Broadcasts {
     store: Store,
     wakes: Arc<HashMap<ConnectionId, Arc<Notify>>>,
+    adapters: Arc<HashMap<ConnectionId, Arc<dyn Adapter>>>,
 }
 
 impl Broadcasts {
+    /// The conversations `recipients` stand for on `connection`, looking up `all:friends`
+    /// and `all:groups` on the platform; each once.
+    pub async fn resolve(
+        &self,
+        connection: &ConnectionId,
+        recipients: Vec<Recipient>,
+    ) -> Result<Vec<ConversationId>, BroadcastError> {
+        let adapter = self
+            .adapters
+            .get(connection)
+            .ok_or_else(|| BroadcastError::UnknownConnection(connection.clone()))?;
+        Ok(audience::resolve(adapter.as_ref(), connection, recipients).await?)
+    }
+
     /// Persists the job and every recipient, then lets the connection's runner start.
     pub async fn start(
         &self,
@@ -146,6 +164,10 @@ pub(crate) fn spawn(
     closing: watch::Receiver<bool>,
 ) -> (Broadcasts, Vec<tokio::task::JoinHandle<()>>) {
     let mut tasks = Vec::new();
+    let parts_adapters: Vec<_> = parts
+        .iter()
+        .map(|p| (p.connection.clone(), p.adapter.clone()))
+        .collect();
     for p in parts {
         let wake = wakes[&p.connection].clone();
         tasks.push(tokio::spawn(run(
@@ -155,7 +177,19 @@ pub(crate) fn spawn(
             closing.clone(),
         )));
     }
-    (Broadcasts { store, wakes }, tasks)
+    let adapters = Arc::new(
+        parts_adapters
+            .into_iter()
+            .collect::<HashMap<ConnectionId, Arc<dyn Adapter>>>(),
+    );
+    (
+        Broadcasts {
+            store,
+            wakes,
+            adapters,
+        },
+        tasks,
+    )
 }
 
 async fn run(

@@ -3,6 +3,7 @@
 
 pub mod actors;
 pub mod adapter;
+pub mod audience;
 pub mod broadcast;
 mod engine;
 pub mod handler;

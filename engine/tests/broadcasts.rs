@@ -6,6 +6,7 @@ mod support;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use parley_engine::adapter::{Adapter, AdapterError, Intake, RateLimit};
+use parley_engine::audience::Recipient;
 use parley_engine::model::*;
 use parley_engine::store::{JobStatus, Store};
 use parley_engine::{Engine, EngineConfig};
@@ -21,6 +22,8 @@ struct Platform {
     sends: Mutex<Vec<(String, String)>>,
     attempts: Mutex<HashMap<String, u32>>,
     count: watch::Sender<usize>,
+    /// Whether it answers `list_friends` and `list_groups` (else: unsupported).
+    lookups: bool,
 }
 
 impl Platform {
@@ -30,6 +33,46 @@ impl Platform {
     async fn wait_sends(&self, n: usize) {
         self.count.subscribe().wait_for(|c| *c >= n).await.unwrap();
     }
+    /// Friends fan0..fan2 and alice; groups g1 and g2.
+    fn lookup(&self, command: &Command) -> Option<CommandResult> {
+        let output = match command {
+            Command::ListFriends => CommandOutput::Friends {
+                friends: ["fan0", "fan1", "fan2", "alice"]
+                    .map(|u| FriendInfo {
+                        user: u.into(),
+                        nickname: None,
+                        alias: None,
+                    })
+                    .into(),
+            },
+            Command::ListGroups => CommandOutput::Groups {
+                groups: ["g1", "g2"]
+                    .map(|g| GroupInfo {
+                        group: g.into(),
+                        name: g.to_uppercase(),
+                        kind: None,
+                        owner: None,
+                        member_count: None,
+                        capacity: None,
+                        description: None,
+                        announcement: None,
+                        avatar_url: None,
+                        all_muted: false,
+                        ext: serde_json::Value::Null,
+                    })
+                    .into(),
+            },
+            _ => return None,
+        };
+        Some(match self.lookups {
+            true => CommandResult::Ok(output),
+            false => CommandResult::Failed(CommandError::new(
+                ErrorKind::Unsupported,
+                "this platform has no friend list",
+            )),
+        })
+    }
+
     fn keys(&self) -> Vec<String> {
         self.sends
             .lock()
@@ -51,6 +94,9 @@ impl Adapter for Platform {
         async {}.boxed()
     }
     fn execute(&self, c: OutboundCommand) -> BoxFuture<'static, CommandResult> {
+        if let Some(answer) = self.lookup(&c.command) {
+            return async move { answer }.boxed();
+        }
         let Command::Send { to, .. } = &c.command else {
             unreachable!()
         };
@@ -406,5 +452,75 @@ async fn a_bot_starts_a_broadcast_by_batch_send_and_a_replay_does_not_start_it_t
         .unwrap();
     assert_eq!(engine.broadcasts().list().await.unwrap().len(), 1);
     drop(intake);
+    engine.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn all_friends_and_all_groups_are_looked_up_once_and_stored_before_sending() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("p.db")).await.unwrap();
+    let platform = Arc::new(Platform {
+        lookups: true,
+        ..Platform::default()
+    });
+    let engine = Engine::start(
+        config(None),
+        store,
+        Arc::new(quiet_handler()),
+        vec![(conn(), platform.clone())],
+    )
+    .await
+    .unwrap();
+    let broadcasts = engine.broadcasts();
+    let named = ["alice", "all:friends", "all:groups", "group:g1"]
+        .map(|r| r.parse::<Recipient>().unwrap())
+        .to_vec();
+    let recipients = broadcasts.resolve(&conn(), named).await.unwrap();
+    let shown: Vec<String> = recipients.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        [
+            "direct:alice",
+            "direct:fan0",
+            "direct:fan1",
+            "direct:fan2",
+            "group:g1",
+            "group:g2"
+        ],
+        "each once, in the order first named"
+    );
+    let job = broadcasts
+        .start(&conn(), Content::text("hi all"), recipients, "test")
+        .await
+        .unwrap();
+    assert_eq!(job.total, 6);
+    wait_status(&engine, job.id, JobStatus::Done).await;
+    engine.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn an_audience_the_platform_cannot_list_is_refused_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("p.db")).await.unwrap();
+    let engine = Engine::start(
+        config(None),
+        store,
+        Arc::new(quiet_handler()),
+        vec![(conn(), Platform::new())],
+    )
+    .await
+    .unwrap();
+    let e = engine
+        .broadcasts()
+        .resolve(&conn(), vec![Recipient::AllFriends])
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("cannot list the friends of connection")
+            && e.to_string().contains("no friend list"),
+        "{e}"
+    );
+    assert!(engine.broadcasts().list().await.unwrap().is_empty());
     engine.shutdown().await;
 }
