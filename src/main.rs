@@ -52,7 +52,13 @@ enum Command {
     Check { paths: Vec<PathBuf> },
     /// Run transcripts (files or folders of *.txt; default: transcripts/ in the bots
     /// folder) against an in-process Parley.
-    Test { paths: Vec<PathBuf> },
+    Test {
+        paths: Vec<PathBuf>,
+        /// Play them on this platform (repeat for several; `all` for every one): the hub,
+        /// or a local Tencent Cloud IM or OneBot v11 implementation. Default: the hub.
+        #[arg(long, value_name = "hub|tencent|onebot|all")]
+        platform: Vec<String>,
+    },
     /// Chat with the bots interactively as a hub user.
     Chat {
         #[command(flatten)]
@@ -116,7 +122,9 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Run { bind, data_dir } => run::run(&cli.config, bind, data_dir),
         Command::Check { paths } => check::check(&cli.config, &paths),
-        Command::Test { paths } => transcript::test(&cli.config, &paths),
+        Command::Test { paths, platform } => {
+            transcript::test(&cli.config, &paths, &transcript::platforms(&platform)?)
+        }
         Command::Chat { login } => client::chat(&cli.config, login),
         Command::Call {
             login,

@@ -1,31 +1,31 @@
-//! Running one transcript: a fresh Parley per transcript (temporary data folder, a copy of
-//! the scripts folder with only the transcript's bots, the transcript's hub users and
-//! groups, port 0), each user a WebSocket client of the hub.
+//! Running one transcript on one platform: a fresh Parley per transcript (temporary data
+//! folder, a copy of the scripts folder with only the transcript's bots, port 0) with one
+//! connection, and a [`Driver`] playing the platform's side of it.
 //!
-//! After each action the runner waits until the bots are done with everything it caused:
-//! a WebSocket session of the bot's user tells what reached the bot (message and event
-//! sequences); the engine's store tells when its cursor has passed them, no event is left
-//! unhandled and the outbox is empty. The bots' commands are read from the outbox, in the
-//! order they were queued, and compared with the step's expectations.
+//! After each action the runner waits until the bots are done with everything it caused
+//! (the driver knows when what it sent has reached the engine; the engine's store tells
+//! when no event is left unhandled and the outbox is empty). The bots' commands are read
+//! from the outbox, in the order they were queued; on a platform other than the hub each
+//! is shown as the platform call that carried it out, read back into a transcript line,
+//! so what is compared is what the platform was asked to do.
 
 use super::parse::{self, Action, Expected, StateCheck, Step, Transcript, BOT};
-use crate::config::{Config, ConnectionConfig};
-use crate::hub_client::HubClient;
+use super::Platform;
+use crate::config::Config;
 use anyhow::{anyhow, bail, Context, Result};
 use parley_engine::model::{
     Command, CommandResult, ConnectionId, Content, ConversationId, ConversationKind,
 };
 use parley_engine::store::{OutboxEntry, Store};
-use parley_hub::{HubGroupConfig, HubUserConfig};
-use serde_json::{json, Value};
-use std::collections::HashMap;
+use serde_json::Value;
+use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::time::Instant;
 
 /// How long the bots may take over one step before the transcript fails.
-const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
+pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub enum Outcome {
     Passed {
@@ -35,31 +35,129 @@ pub enum Outcome {
     Failed {
         report: String,
     },
+    /// The platform cannot play the step at `line`; the `ran` steps before it passed.
+    Skipped {
+        line: usize,
+        reason: String,
+        ran: usize,
+    },
 }
 
-pub async fn run_file(config_path: &Path, file: &Path) -> Result<Outcome> {
+/// One platform's side of a transcript: it turns the transcript's actions into what the
+/// platform sends Parley, and what Parley asked the platform to do back into commands.
+pub trait Driver: Sized {
+    /// Why this platform cannot play `step`, when it cannot.
+    fn cannot(t: &Transcript, step: &Step) -> Option<String>;
+    /// Starts whatever plays the platform before Parley starts (a fake server).
+    async fn start(t: &Transcript) -> Result<Self>;
+    /// Gives Parley its one connection, `id`, to this platform, and anything else the
+    /// platform needs of the config and of the copied scripts.
+    fn configure(&self, config: &mut Config, id: &str, t: &Transcript) -> Result<()>;
+    /// The connection's secrets, in place of the process environment.
+    fn env(var: &str) -> Option<String>;
+    /// Parley has started: connect to it.
+    async fn attach(&mut self, running: &crate::app::Running, t: &Transcript) -> Result<()>;
+    /// Does what the action says; `Some((code, message))` when the platform refused it.
+    async fn act(&mut self, action: &Action) -> Result<Option<(String, String)>>;
+    /// Returns once everything the actions caused has been handled and sent.
+    async fn settle(&mut self, store: &Store, connection: &ConnectionId) -> Result<()>;
+    /// The calls the platform received since the last time, as the commands they carry
+    /// out; `None` where the outbox itself is the record (the hub, which is in-process).
+    fn calls(&mut self) -> Option<Vec<PlatformCall>>;
+    /// A transcript conversation (`direct:alice`) as the platform names it.
+    fn to_platform(&self, conversation: &str) -> String {
+        conversation.to_string()
+    }
+    /// The platform's ids in `value` (text, fields, state) as the transcript names them.
+    fn to_names(&self, value: Value) -> Value {
+        value
+    }
+    /// Stops what `start` started (after Parley has stopped).
+    async fn stop(self);
+}
+
+/// A call the platform received.
+pub struct PlatformCall {
+    /// The command it carries out; `None` when the call means nothing to the model.
+    pub command: Option<Command>,
+    /// The call as it came, for the report.
+    pub raw: String,
+}
+
+pub async fn run_file(config_path: &Path, file: &Path, platform: Platform) -> Result<Outcome> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let transcript = match parse::parse(&text) {
         Ok(t) => t,
         Err(e) => bail!("{}:{e}", file.display()),
     };
+    match platform {
+        Platform::Hub => run_on::<super::hub::HubDriver>(config_path, &transcript).await,
+        Platform::Tencent => {
+            run_on::<super::tencent::TencentDriver>(config_path, &transcript).await
+        }
+        Platform::OneBot => run_on::<super::onebot::OneBotDriver>(config_path, &transcript).await,
+    }
+}
+
+async fn run_on<D: Driver>(config_path: &Path, t: &Transcript) -> Result<Outcome> {
+    // The steps before the first one the platform cannot play.
+    let cut = t
+        .steps
+        .iter()
+        .enumerate()
+        .find_map(|(i, s)| D::cannot(t, s).map(|why| (i, s.line, why)));
+    let steps = match &cut {
+        Some((i, ..)) => &t.steps[..*i],
+        None => &t.steps[..],
+    };
+    let skipped = |ran: usize| {
+        cut.clone()
+            .map(|(_, line, reason)| Outcome::Skipped { line, reason, ran })
+    };
+    if steps.is_empty() {
+        if let Some(outcome) = skipped(0) {
+            return Ok(outcome);
+        }
+    }
     let (config, _) = Config::load(config_path)?;
+    let connection = config
+        .connections
+        .first()
+        .map(|c| c.id().to_string())
+        .unwrap_or_else(|| "hub".into());
     let temp = TempDir::new()?;
-    let config = prepare(config, &transcript, temp.path())?;
+    let mut config = prepare(config, t, temp.path())?;
+    let mut driver = D::start(t).await?;
+    driver.configure(&mut config, &connection, t)?;
     let (_, errors) = crate::app::load_bots(&config);
     if !errors.is_empty() {
+        driver.stop().await;
         let mut report = String::from("the bots do not compile:\n");
         for e in errors {
             let _ = writeln!(report, "  {e}");
         }
         return Ok(Outcome::Failed { report });
     }
-    let running = crate::app::start(&config).await?;
+    let running = match crate::app::start_with_env(&config, &D::env).await {
+        Ok(running) => running,
+        Err(e) => {
+            driver.stop().await;
+            return Err(e);
+        }
+    };
     let outcome = async {
         let store = Store::open(&config.engine_db()).await?;
-        let outcome = match Runner::new(&config, &running, store.clone(), &transcript).await {
-            Ok(mut runner) => runner.run(&transcript).await,
+        let outcome = match driver.attach(&running, t).await {
+            Ok(()) => {
+                let mut runner = Runner {
+                    driver: &mut driver,
+                    store: store.clone(),
+                    connection: ConnectionId::from(connection.as_str()),
+                    last_command: 0,
+                };
+                runner.run(steps).await
+            }
             Err(e) => Err(e),
         };
         store.close().await;
@@ -67,12 +165,16 @@ pub async fn run_file(config_path: &Path, file: &Path) -> Result<Outcome> {
     }
     .await;
     running.shutdown().await;
+    driver.stop().await;
     drop(temp);
-    outcome
+    match outcome? {
+        Outcome::Passed { steps } => Ok(skipped(steps).unwrap_or(Outcome::Passed { steps })),
+        other => Ok(other),
+    }
 }
 
 /// The config for one transcript: the user's bot options and engine settings, with a
-/// temporary data folder, port 0, the scripts copied, one hub connection and the cast.
+/// temporary data folder, port 0, and the scripts copied; the driver adds the connection.
 fn prepare(mut config: Config, t: &Transcript, dir: &Path) -> Result<Config> {
     let scripts = dir.join("scripts");
     copy_scripts(&config.bots.dir, &scripts, t.bots.as_deref())?;
@@ -80,39 +182,66 @@ fn prepare(mut config: Config, t: &Transcript, dir: &Path) -> Result<Config> {
     config.bots.hot_reload = false;
     config.server.data_dir = dir.join("data");
     config.server.bind = "127.0.0.1:0".into();
-    let connection = config
-        .connections
-        .first()
-        .map(|c| c.id().to_string())
-        .unwrap_or_else(|| "hub".into());
-    config.connections = vec![ConnectionConfig::Hub {
-        id: connection,
-        user: BOT.into(),
-        rate_limits: Vec::new(),
-    }];
-    config.hub.users = std::iter::once(BOT.to_string())
-        .chain(t.users.iter().cloned())
-        .map(|id| HubUserConfig {
-            token: Some(token(&id)),
-            name: None,
-            id,
-        })
-        .collect();
-    config.hub.groups = t
-        .groups
-        .iter()
-        .map(|g| HubGroupConfig {
-            id: g.id.clone(),
-            name: None,
-            owner: g.members[0].clone(),
-            members: g.members[1..].to_vec(),
-        })
-        .collect();
+    config.connections.clear();
+    config.hub.users.clear();
+    config.hub.groups.clear();
     Ok(config)
 }
 
-fn token(user: &str) -> String {
-    format!("transcript-token-{user}")
+/// Waits until the engine has handled every event it took in on `connection` and sent
+/// every command.
+pub async fn store_idle(store: &Store, connection: &ConnectionId, deadline: Instant) -> Result<()> {
+    loop {
+        if store.unhandled(connection).await?.is_empty()
+            && store.pending_count(connection).await? == 0
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "the bots did not finish within {} s",
+                SETTLE_TIMEOUT.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Replaces every run of ASCII digits that `names` knows by its name.
+pub fn replace_numbers(text: &str, names: &HashMap<String, String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut String| {
+        match names.get(digits.as_str()) {
+            Some(name) => out.push_str(name),
+            None => out.push_str(digits),
+        }
+        digits.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            flush(&mut digits, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut digits, &mut out);
+    out
+}
+
+/// `value` with every string (and object key) passed through `f`.
+pub fn map_strings(value: Value, f: &impl Fn(&str) -> String) -> Value {
+    match value {
+        Value::String(s) => Value::String(f(&s)),
+        Value::Array(items) => Value::Array(items.into_iter().map(|v| map_strings(v, f)).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (f(&k), map_strings(v, f)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// Copies `from` to `to`: the `.rhai` bots directly in it (only `bots` when given), and
@@ -194,63 +323,30 @@ impl Drop for TempDir {
     }
 }
 
-struct Runner<'a> {
-    running: &'a crate::app::Running,
+struct Runner<'a, D: Driver> {
+    driver: &'a mut D,
     store: Store,
     connection: ConnectionId,
-    clients: HashMap<String, HubClient>,
-    /// The highest message and event sequences the bot's user has seen.
-    seen: (u64, u64),
     /// The last outbox row already compared.
     last_command: i64,
 }
 
-impl<'a> Runner<'a> {
-    async fn new(
-        config: &Config,
-        running: &'a crate::app::Running,
-        store: Store,
-        t: &Transcript,
-    ) -> Result<Runner<'a>> {
-        let addr = running
-            .addrs
-            .first()
-            .ok_or_else(|| anyhow!("Parley listens nowhere"))?
-            .to_string();
-        let mut clients = HashMap::new();
-        for user in std::iter::once(BOT).chain(t.users.iter().map(String::as_str)) {
-            let client = HubClient::login(&addr, user, &token(user))
-                .await
-                .with_context(|| format!("cannot log in as {user}"))?;
-            clients.insert(user.to_string(), client);
-        }
-        Ok(Runner {
-            running,
-            store,
-            connection: ConnectionId::from(config.connections[0].id()),
-            clients,
-            seen: (0, 0),
-            last_command: 0,
-        })
-    }
-
-    async fn run(&mut self, t: &Transcript) -> Result<Outcome> {
-        for step in &t.steps {
+impl<D: Driver> Runner<'_, D> {
+    async fn run(&mut self, steps: &[Step]) -> Result<Outcome> {
+        for step in steps {
             if let Some(report) = self.step(step).await? {
                 let mut out = format!("line {}: {}\n", step.line, step.action);
                 out.push_str(&report);
                 return Ok(Outcome::Failed { report: out });
             }
         }
-        Ok(Outcome::Passed {
-            steps: t.steps.len(),
-        })
+        Ok(Outcome::Passed { steps: steps.len() })
     }
 
     /// Runs one step; `Some(report)` when it did not go as the transcript says.
     async fn step(&mut self, step: &Step) -> Result<Option<String>> {
         let mut report = String::new();
-        let refused = self.act(&step.action).await?;
+        let refused = self.driver.act(&step.action).await?;
         match (&refused, &step.refused) {
             (None, None) => {}
             (Some((code, _)), Some(want)) if code == want => {}
@@ -270,8 +366,8 @@ impl<'a> Runner<'a> {
                 );
             }
         }
-        self.settle().await?;
-        let actual = self.new_commands().await?;
+        self.driver.settle(&self.store, &self.connection).await?;
+        let actual = self.new_outputs().await?;
         if !same(&step.outputs, &actual) {
             let _ = writeln!(report, "expected (-) and actual (+) output:");
             report.push_str(&diff(&step.outputs, &actual));
@@ -284,138 +380,38 @@ impl<'a> Runner<'a> {
         Ok((!report.is_empty()).then_some(report))
     }
 
-    /// Does what the action says; `Some((code, message))` when the hub refused it.
-    async fn act(&mut self, action: &Action) -> Result<Option<(String, String)>> {
-        let (user, request) = match action {
-            Action::Say { user, to, text } => {
-                let to: ConversationId = to.parse().map_err(|e: String| anyhow!(e))?;
-                (
-                    user,
-                    json!({"type": "send", "to": to, "content": {"kind": "text", "text": text}}),
-                )
-            }
-            Action::AddFriend {
-                user,
-                friend,
-                greeting,
-            } => {
-                let mut r = json!({"type": "add_friend", "user": friend});
-                if let Some(g) = greeting {
-                    r["greeting"] = json!(g);
-                }
-                (user, r)
-            }
-            Action::RemoveFriend { user, friend } => {
-                (user, json!({"type": "remove_friend", "user": friend}))
-            }
-            Action::Request { user, request } => (user, request.clone()),
-            Action::Clock {
-                weekday,
-                minute_of_day,
-            } => {
-                let clock = self.running.hub.clock();
-                let now = clock.now_ms();
-                let target = next_time(now, *weekday, *minute_of_day);
-                clock.advance(Duration::from_millis((target - now).max(0) as u64));
-                return Ok(None);
-            }
-            Action::Wait { ms } => {
-                self.running.hub.clock().advance(Duration::from_millis(*ms));
-                return Ok(None);
-            }
-        };
-        let client = self
-            .clients
-            .get_mut(user.as_str())
-            .ok_or_else(|| anyhow!("no hub user {user} in this transcript"))?;
-        let (answer, _) = client.call(request).await?;
-        if answer["type"] == "error" {
-            return Ok(Some((
-                answer["code"].as_str().unwrap_or("error").to_string(),
-                answer["message"].as_str().unwrap_or("").to_string(),
-            )));
-        }
-        Ok(None)
-    }
-
-    /// What the bot's user has seen so far: pings its session and reads what came first.
-    async fn bot_position(&mut self) -> Result<(u64, u64)> {
-        let bot = self.clients.get_mut(BOT).expect("the bot's session");
-        let (_, frames) = bot.call(json!({"type": "ping"})).await?;
-        for f in frames {
-            // The bot's own messages are not echoed to the engine (the hub leaves out the
-            // adapter's session), so they are not waited for.
-            if f["type"] == "message" && f["message"]["sender"] != BOT {
-                if let Some(seq) = f["message"]["id"]["seq"].as_u64() {
-                    self.seen.0 = self.seen.0.max(seq);
-                }
-            } else if f["type"] == "event" {
-                if let Some(seq) = f["seq"].as_u64() {
-                    self.seen.1 = self.seen.1.max(seq);
-                }
-            }
-        }
-        Ok(self.seen)
-    }
-
-    /// Waits until the engine has taken in and handled everything the bot's user has seen,
-    /// and sent every command; again while that made the bot see more.
-    async fn settle(&mut self) -> Result<()> {
-        let deadline = Instant::now() + SETTLE_TIMEOUT;
-        let mut target = self.bot_position().await?;
-        loop {
-            loop {
-                let cursor = self.store.cursor(&self.connection).await?;
-                let at = cursor
-                    .as_deref()
-                    .and_then(|c| c.split_once(':'))
-                    .and_then(|(m, e)| Some((m.parse::<u64>().ok()?, e.parse::<u64>().ok()?)))
-                    .unwrap_or((0, 0));
-                let caught_up = at.0 >= target.0 && at.1 >= target.1;
-                if caught_up
-                    && self.store.unhandled(&self.connection).await?.is_empty()
-                    && self.store.pending_count(&self.connection).await? == 0
-                {
-                    break;
-                }
-                if Instant::now() > deadline {
-                    bail!(
-                        "the bots did not finish within {} s (the engine is at {at:?}, the bot's user at {target:?})",
-                        SETTLE_TIMEOUT.as_secs()
-                    );
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            let now = self.bot_position().await?;
-            if now == target {
-                break;
-            }
-            target = now;
-        }
-        // Read what reached the users, so that no session's queue fills up.
-        for (user, client) in self.clients.iter_mut() {
-            if user != BOT {
-                client.call(json!({"type": "ping"})).await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// The commands queued since the last call, as transcript lines.
-    async fn new_commands(&mut self) -> Result<Vec<Actual>> {
-        let entries = self.store.outbox(&self.connection).await?;
-        let mut out = Vec::new();
+    /// What the bots did since the last call, as transcript lines: the commands they
+    /// queued, in order, each as the platform call that carried it out where the driver
+    /// records calls.
+    async fn new_outputs(&mut self) -> Result<Vec<Actual>> {
         let last = self.last_command;
-        for e in entries.into_iter().filter(|e| e.id > last) {
-            self.last_command = self.last_command.max(e.id);
-            out.push(Actual::from_entry(&e)?);
+        let entries: Vec<OutboxEntry> = self
+            .store
+            .outbox(&self.connection)
+            .await?
+            .into_iter()
+            .filter(|e| e.id > last)
+            .collect();
+        if let Some(e) = entries.last() {
+            self.last_command = e.id;
         }
-        Ok(out)
+        let lines = match self.driver.calls() {
+            None => entries
+                .iter()
+                .map(Actual::from_entry)
+                .collect::<Result<Vec<_>>>()?,
+            Some(calls) => merge(&entries, calls)?,
+        };
+        Ok(lines
+            .into_iter()
+            .map(|a| a.named(|v| self.driver.to_names(v)))
+            .collect())
     }
 
     async fn check_state(&self, check: &StateCheck) -> Result<Option<String>> {
-        let conversation: ConversationId = check
-            .conversation
+        let conversation: ConversationId = self
+            .driver
+            .to_platform(&check.conversation)
             .parse()
             .map_err(|e: String| anyhow!("line {}: {e}", check.line))?;
         let states = self
@@ -423,6 +419,7 @@ impl<'a> Runner<'a> {
             .load_state(&self.connection, &conversation)
             .await?;
         let actual = states.get(&check.bot).cloned().unwrap_or(Value::Null);
+        let actual = self.driver.to_names(actual);
         Ok((!subset(&check.expected, &actual)).then(|| {
             format!(
                 "line {}: state {} {}:\n  expected {}\n  actual   {}\n",
@@ -432,9 +429,95 @@ impl<'a> Runner<'a> {
     }
 }
 
+/// Commands with the same key reach the platform in the order they were queued (the
+/// outbox's lanes); different keys may overtake each other.
+fn lane(command: &Command) -> String {
+    match command {
+        Command::Send { to, .. } | Command::Forward { to, .. } => to.to_string(),
+        Command::Edit { conversation, .. }
+        | Command::Recall { conversation, .. }
+        | Command::MarkRead { conversation, .. }
+        | Command::FetchHistory { conversation, .. } => conversation.to_string(),
+        Command::Typing { to, .. } => ConversationId::direct(to.as_str()).to_string(),
+        Command::Invite { group, .. }
+        | Command::Kick { group, .. }
+        | Command::Mute { group, .. }
+        | Command::Unmute { group, .. }
+        | Command::MuteAll { group }
+        | Command::UnmuteAll { group }
+        | Command::SetAdmin { group, .. }
+        | Command::TransferOwner { group, .. }
+        | Command::SetGroupInfo { group, .. }
+        | Command::SetAnnouncement { group, .. }
+        | Command::JoinGroup { group, .. }
+        | Command::LeaveGroup { group }
+        | Command::Dismiss { group } => ConversationId::group(group.as_str()).to_string(),
+        _ => String::new(),
+    }
+}
+
+/// The outbox entries in queue order, each shown as the platform call that carried it out
+/// (the next call of its lane, when it is a call for the same kind of command). A command
+/// the platform never saw, and a call no command explains, are shown with what is wrong.
+fn merge(entries: &[OutboxEntry], calls: Vec<PlatformCall>) -> Result<Vec<Actual>> {
+    let mut lanes: HashMap<String, VecDeque<Command>> = HashMap::new();
+    let mut unexplained = Vec::new();
+    for call in calls {
+        match call.command {
+            Some(c) => lanes.entry(lane(&c)).or_default().push_back(c),
+            None => unexplained.push(Actual::Command {
+                name: "call".into(),
+                fields: Value::String(call.raw),
+                failed: Some("a platform call no command asked for".into()),
+            }),
+        }
+    }
+    let mut out = Vec::new();
+    for e in entries {
+        let command = &e.command.command;
+        let failed = failure(&e.result)?;
+        let call = lanes.get_mut(&lane(command)).and_then(|q| {
+            q.front()
+                .is_some_and(|c| c.name() == command.name())
+                .then(|| q.pop_front())
+                .flatten()
+        });
+        out.push(match (call, failed) {
+            (Some(c), failed) => Actual::from_command(&c, failed)?,
+            (None, Some(f)) => Actual::from_command(command, Some(f))?,
+            (None, None) => Actual::from_command(
+                command,
+                Some("done, but the platform got no call for it".into()),
+            )?,
+        });
+    }
+    for (_, calls) in lanes {
+        for c in calls {
+            let mut a = Actual::from_command(&c, None)?;
+            a.set_failed("a platform call no command asked for".into());
+            out.push(a);
+        }
+    }
+    out.extend(unexplained);
+    Ok(out)
+}
+
+/// The error kind of a failed command.
+fn failure(result: &Option<CommandResult>) -> Result<Option<String>> {
+    Ok(match result {
+        Some(CommandResult::Failed(err)) => Some(
+            serde_json::to_value(err.kind)?
+                .as_str()
+                .unwrap_or("failed")
+                .to_string(),
+        ),
+        _ => None,
+    })
+}
+
 /// The next time at or after `now` (ms) that is `minute_of_day` (UTC) on `weekday`
 /// (0 = Monday; any day when `None`).
-fn next_time(now: i64, weekday: Option<u32>, minute_of_day: u32) -> i64 {
+pub fn next_time(now: i64, weekday: Option<u32>, minute_of_day: u32) -> i64 {
     const DAY: i64 = 86_400_000;
     let mut day = now.div_euclid(DAY);
     loop {
@@ -454,27 +537,30 @@ enum Actual {
     Message {
         to: String,
         text: String,
-        /// The hub's error, when the send failed.
+        /// What went wrong, when the send failed.
         failed: Option<String>,
     },
     Command {
         name: String,
         fields: Value,
+        /// What went wrong (not on the hub, where only failed sends are shown).
+        failed: Option<String>,
     },
 }
 
 impl Actual {
+    /// An outbox row on the hub: failed sends are shown as failed; other commands as
+    /// queued.
     fn from_entry(e: &OutboxEntry) -> Result<Actual> {
-        let failed = match &e.result {
-            Some(CommandResult::Failed(err)) => Some(
-                serde_json::to_value(err.kind)?
-                    .as_str()
-                    .unwrap_or("failed")
-                    .to_string(),
-            ),
+        let failed = match &e.command.command {
+            Command::Send { .. } => failure(&e.result)?,
             _ => None,
         };
-        Ok(match &e.command.command {
+        Actual::from_command(&e.command.command, failed)
+    }
+
+    fn from_command(command: &Command, failed: Option<String>) -> Result<Actual> {
+        Ok(match command {
             Command::Send { to, content, .. } => Actual::Message {
                 to: match to.kind {
                     ConversationKind::Direct => to.id.to_string(),
@@ -491,22 +577,57 @@ impl Actual {
                 Actual::Command {
                     name: other.name().to_string(),
                     fields,
+                    failed,
                 }
             }
         })
     }
 
-    fn line(&self) -> String {
+    fn set_failed(&mut self, why: String) {
         match self {
-            Actual::Message { to, text, failed } => {
-                let mut line = format!("{BOT} -> {to}: {}", parse::escape(text));
-                if let Some(f) = failed {
-                    let _ = write!(line, "    (failed: {f})");
-                }
-                line
-            }
-            Actual::Command { name, fields } => format!("{BOT} does {name} {fields}"),
+            Actual::Message { failed, .. } | Actual::Command { failed, .. } => *failed = Some(why),
         }
+    }
+
+    /// With the platform's ids as the transcript names them.
+    fn named(self, f: impl Fn(Value) -> Value) -> Actual {
+        let s = |text: String| match f(Value::String(text)) {
+            Value::String(s) => s,
+            other => other.to_string(),
+        };
+        match self {
+            Actual::Message { to, text, failed } => Actual::Message {
+                to: s(to),
+                text: s(text),
+                failed,
+            },
+            Actual::Command {
+                name,
+                fields,
+                failed,
+            } => Actual::Command {
+                name,
+                fields: f(fields),
+                failed,
+            },
+        }
+    }
+
+    fn line(&self) -> String {
+        let (mut line, failed) = match self {
+            Actual::Message { to, text, failed } => {
+                (format!("{BOT} -> {to}: {}", parse::escape(text)), failed)
+            }
+            Actual::Command {
+                name,
+                fields,
+                failed,
+            } => (format!("{BOT} does {name} {fields}"), failed),
+        };
+        if let Some(f) = failed {
+            let _ = write!(line, "    (failed: {f})");
+        }
+        line
     }
 }
 
@@ -538,6 +659,7 @@ fn matches(expected: &Expected, actual: &Actual) -> bool {
             Actual::Command {
                 name: a_name,
                 fields: a_fields,
+                failed: None,
             },
         ) => name == a_name && (fields.is_null() || subset(fields, a_fields)),
         _ => false,
@@ -599,6 +721,7 @@ fn diff(expected: &[Expected], actual: &[Actual]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn msg(to: &str, text: &str) -> Actual {
         Actual::Message {
@@ -630,6 +753,7 @@ mod tests {
             Actual::Command {
                 name: "mute".into(),
                 fields: json!({"group": "lobby", "user": "bob", "seconds": 600}),
+                failed: None,
             },
         ];
         assert!(!same(&expected, &actual));
