@@ -1,6 +1,8 @@
 //! `parley test` on the shipped bots' transcripts (scripts/transcripts/) and on the
-//! examples of docs/bots.md (examples/bots/transcripts/), through the real binary; and a
-//! transcript with wrong expectations, which must fail with a readable diff.
+//! examples of docs/bots.md (examples/bots/transcripts/), through the real binary, on the
+//! hub and over the Tencent Cloud IM and OneBot v11 adapters (against their local fake
+//! platforms); and transcripts with wrong expectations, which must fail with a readable
+//! diff on every platform.
 
 mod common;
 
@@ -9,10 +11,108 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn parley_test(config: &Path, paths: &[&Path]) -> Output {
+    parley_test_on(config, paths, "hub")
+}
+
+fn parley_test_on(config: &Path, paths: &[&Path], platform: &str) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_parley"));
     cmd.args(["--config", config.to_str().unwrap(), "test"]);
+    cmd.args(["--platform", platform]);
     cmd.args(paths);
     cmd.output().unwrap()
+}
+
+/// Every shipped transcript on `platform`: passes, or is skipped from the step the platform
+/// cannot play (the steps before it passing), with the reason printed.
+fn shipped_transcripts_on(platform: &str, skipped: &[(&str, &str)]) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &repo().join("scripts"));
+    let out = parley_test_on(&config, &[], platform);
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    for name in ["broadcast", "customer_service", "echo", "moderation"] {
+        let line = log
+            .lines()
+            .find(|l| l.contains(&format!("{name}.txt on {platform}")))
+            .unwrap_or_else(|| panic!("no line for {name}.txt:\n{log}"));
+        match skipped.iter().find(|(n, _)| *n == name) {
+            Some((_, why)) => assert!(
+                line.starts_with("skip  ") && line.contains(why) && line.contains("passed"),
+                "{name}.txt should be skipped on {platform} ({why}):\n{log}"
+            ),
+            None => assert!(
+                line.starts_with("ok    "),
+                "{name}.txt did not pass:\n{log}"
+            ),
+        }
+    }
+    let summary = format!(
+        "{} passed, 0 failed, {} skipped",
+        4 - skipped.len(),
+        skipped.len()
+    );
+    assert!(log.contains(&summary), "{log}");
+}
+
+#[test]
+fn the_shipped_bots_pass_their_transcripts_over_tencent() {
+    // The helpdesk's friend requests need a hub request first (the bot's friend settings).
+    shipped_transcripts_on(
+        "tencent",
+        &[(
+            "customer_service",
+            "line 82: tencent cannot play a hub request",
+        )],
+    );
+}
+
+#[test]
+fn the_shipped_bots_pass_their_transcripts_over_onebot() {
+    shipped_transcripts_on(
+        "onebot",
+        &[(
+            "customer_service",
+            "line 82: onebot cannot play a hub request",
+        )],
+    );
+}
+
+#[test]
+fn a_wrong_reply_fails_over_the_adapters_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &repo().join("scripts"));
+    let wrong = dir.path().join("wrong.txt");
+    std::fs::write(
+        &wrong,
+        "bots: moderation\n\
+         bob -> group:lobby: what the heck\n\
+         bot does recall\n\
+         bot -> group:lobby: @bob please mind the rules (strike 2; every third one mutes).\n\
+         state moderation group:lobby: {\"strikes\": {\"bob\": 2}}\n",
+    )
+    .unwrap();
+    for platform in ["tencent", "onebot"] {
+        let out = parley_test_on(&config, &[&wrong], platform);
+        let log = text(&out);
+        assert!(!out.status.success(), "{log}");
+        // The platform's calls, read back with the transcript's names.
+        for want in [
+            &format!("FAIL  {} on {platform}", wrong.display()),
+            "line 2: bob -> group:lobby: what the heck",
+            "  bot does recall",
+            "- bot -> group:lobby: @bob please mind the rules (strike 2; every third one mutes).",
+            "+ bot -> group:lobby: @bob please mind the rules (strike 1; every third one mutes).",
+            "line 5: state moderation group:lobby:",
+            "actual   {\"recent\":{\"bob\":[",
+            "\"strikes\":{\"bob\":1}}",
+            "0 passed, 1 failed",
+        ] {
+            assert!(
+                log.contains(want),
+                "{platform}: missing {want:?} in:\n{log}"
+            );
+        }
+    }
 }
 
 fn text(out: &Output) -> String {
