@@ -211,6 +211,9 @@ impl KvStore {
     /// The store of `bot`, created empty on first use.
     pub(crate) fn bot(&self, bot: &str, options: &BotOptions) -> Arc<BotStore> {
         let mut bots = self.bots.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(store) = bots.get(bot) {
+            return store.clone();
+        }
         bots.entry(bot.to_string())
             .or_insert_with(|| {
                 Arc::new(BotStore {

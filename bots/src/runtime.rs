@@ -170,6 +170,9 @@ impl BotRuntime {
             .cooldowns
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        if let Some(cooldowns) = all.get(bot) {
+            return cooldowns.clone();
+        }
         all.entry(bot.to_string()).or_default().clone()
     }
 
@@ -447,16 +450,29 @@ impl EventHandler for BotRuntime {
             return Box::pin(std::future::ready(Handled::new(state, Vec::new())));
         }
         let runtime = self.clone();
+        // With no HTTP host allowed (the default) a script cannot wait on anything, and
+        // its run is bounded by the operation limit: it runs right here, on the
+        // conversation's own thread, sparing a hand-off to another thread per event (most
+        // of a handler call's cost). With HTTP allowed it runs on the blocking pool, so a
+        // slow call stalls no other conversation.
+        let inline = self.inner.options.http_allowed_hosts.is_empty();
         Box::pin(async move {
-            // Kept to answer with the state unchanged if the blocking task dies.
+            // Kept to answer with the state unchanged if the scripts panic.
             let unchanged = state.clone();
             let id = envelope.id.clone();
             let scripts = runtime.clone();
-            let ran = tokio::task::spawn_blocking(move || {
+            let run = move || {
                 let handler = named_function(&envelope).unwrap_or(handler);
                 scripts.run(&envelope, handler, state)
-            });
-            match ran.await {
+            };
+            let ran = match inline {
+                true => std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
+                    .map_err(|_| "a script panicked".to_string()),
+                false => tokio::task::spawn_blocking(run)
+                    .await
+                    .map_err(|e| e.to_string()),
+            };
+            match ran {
                 Ok(ran) => {
                     runtime.commit(ran.store).await;
                     ran.handled

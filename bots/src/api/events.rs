@@ -133,10 +133,11 @@ enum RequestKind {
 /// `req.accept(..)` queues its answer with the bot's other commands.
 pub(crate) fn for_bot(event: &Dynamic, ctx: &Ctx) -> Dynamic {
     let kind = event.read_lock::<Map>().and_then(|map| {
-        match map.get("type").map(|t| t.to_string()).as_deref() {
-            Some("friend_request") => Some(RequestKind::Friend),
-            Some("group_join_request") => Some(RequestKind::Join),
-            Some("group_invitation") => Some(RequestKind::Invitation),
+        let kind = map.get("type")?.read_lock::<rhai::ImmutableString>()?;
+        match kind.as_str() {
+            "friend_request" => Some(RequestKind::Friend),
+            "group_join_request" => Some(RequestKind::Join),
+            "group_invitation" => Some(RequestKind::Invitation),
             _ => None,
         }
     });
