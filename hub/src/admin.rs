@@ -1,10 +1,16 @@
-//! The admin API (`POST /hub/admin/users`), guarded by a bearer token.
+//! The admin API, guarded by a bearer token: `POST /hub/admin/users` (users and bot
+//! accounts), `POST /hub/admin/groups` and `POST /hub/admin/groups/{id}/members`, so a
+//! deployment can be seeded without the WebSocket.
 
+use crate::error::HubError;
+use crate::groups::NewGroup;
 use crate::hub::Hub;
+use crate::store::{GroupKind, InfoPolicy, JoinPolicy, Role};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
 /// The configured admin token, if any.
 pub(crate) struct AdminAuth {
@@ -62,10 +68,76 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct NewUser {
     id: String,
     #[serde(default)]
     name: Option<String>,
+}
+
+/// `POST /hub/admin/groups`: the `create_group` request's fields and the owner.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminNewGroup {
+    owner: String,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    kind: Option<GroupKind>,
+    name: String,
+    #[serde(default)]
+    members: Vec<String>,
+    #[serde(default)]
+    join_policy: Option<JoinPolicy>,
+    #[serde(default)]
+    info_policy: Option<InfoPolicy>,
+    #[serde(default)]
+    capacity: Option<u32>,
+    #[serde(default)]
+    avatar_url: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    ext: Value,
+}
+
+/// `POST /hub/admin/groups/{id}/members`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewMembers {
+    users: Vec<String>,
+    /// `member` (default) or `admin`.
+    #[serde(default)]
+    role: Option<Role>,
+}
+
+/// The body as `T`, or the 400 naming what is wrong with it (`example` shows the shape).
+fn parse_body<T: DeserializeOwned>(body: &[u8], example: &str) -> Result<T, Box<HttpResponse>> {
+    serde_json::from_slice(body).map_err(|e| {
+        let message = format!("expected {example}: {e}");
+        Box::new(error(StatusCode::BAD_REQUEST, "invalid_request", message))
+    })
+}
+
+/// The response for a failed hub operation: the error's code with a matching status;
+/// internal failures are logged, not shown.
+fn hub_error(e: HubError, what: &str) -> HttpResponse {
+    let status = match e.code() {
+        "invalid" => StatusCode::BAD_REQUEST,
+        "not_found" => StatusCode::NOT_FOUND,
+        "conflict" | "group_full" => StatusCode::CONFLICT,
+        "not_permitted" => StatusCode::FORBIDDEN,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    if e.is_internal() {
+        tracing::error!(error = %e, "hub admin: {what} failed");
+        return error(
+            status,
+            "internal",
+            format!("the hub failed to {what}; see its log"),
+        );
+    }
+    error(status, e.code(), e.to_string())
 }
 
 pub(crate) async fn create_user(
@@ -77,31 +149,66 @@ pub(crate) async fn create_user(
     if let Some(refused) = auth.check(&req) {
         return refused;
     }
-    let new: NewUser = match serde_json::from_slice(&body) {
+    let new: NewUser = match parse_body(&body, r#"{"id": "...", "name": "..."}"#) {
         Ok(new) => new,
-        Err(e) => {
-            let message = format!(r#"expected {{"id": "...", "name": "..."}}: {e}"#);
-            return error(StatusCode::BAD_REQUEST, "invalid_request", message);
-        }
+        Err(refused) => return *refused,
     };
     match hub.create_user(&new.id, new.name.as_deref()).await {
         Ok(user) => HttpResponse::Created().json(user),
-        Err(e) => {
-            let status = match e.code() {
-                "invalid" => StatusCode::BAD_REQUEST,
-                "conflict" => StatusCode::CONFLICT,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
-            };
-            if e.is_internal() {
-                tracing::error!(error = %e, "hub admin: creating a user failed");
-                return error(
-                    status,
-                    "internal",
-                    "the hub failed to create the user; see its log",
-                );
-            }
-            error(status, e.code(), e.to_string())
-        }
+        Err(e) => hub_error(e, "create the user"),
+    }
+}
+
+pub(crate) async fn create_group(
+    req: HttpRequest,
+    body: web::Bytes,
+    hub: web::Data<Hub>,
+    auth: web::Data<AdminAuth>,
+) -> HttpResponse {
+    if let Some(refused) = auth.check(&req) {
+        return refused;
+    }
+    let example = r#"{"owner": "alice", "name": "Team", "members": ["bob"], ...}"#;
+    let new: AdminNewGroup = match parse_body(&body, example) {
+        Ok(new) => new,
+        Err(refused) => return *refused,
+    };
+    let group = NewGroup {
+        id: new.id,
+        kind: new.kind.unwrap_or(GroupKind::Private),
+        name: new.name,
+        members: new.members,
+        join_policy: new.join_policy,
+        info_policy: new.info_policy,
+        capacity: new.capacity,
+        avatar_url: new.avatar_url,
+        description: new.description,
+        ext: new.ext,
+    };
+    match hub.admin_create_group(&new.owner, group).await {
+        Ok(group) => HttpResponse::Created().json(group),
+        Err(e) => hub_error(e, "create the group"),
+    }
+}
+
+pub(crate) async fn add_members(
+    req: HttpRequest,
+    group: web::Path<String>,
+    body: web::Bytes,
+    hub: web::Data<Hub>,
+    auth: web::Data<AdminAuth>,
+) -> HttpResponse {
+    if let Some(refused) = auth.check(&req) {
+        return refused;
+    }
+    let new: NewMembers = match parse_body(&body, r#"{"users": ["bob"], "role": "member"}"#) {
+        Ok(new) => new,
+        Err(refused) => return *refused,
+    };
+    let role = new.role.unwrap_or(Role::Member);
+    match hub.admin_add_members(&group, new.users, role).await {
+        Ok((group, added)) => HttpResponse::Ok().json(json!({"group": group, "added": added})),
+        Err(e) => hub_error(e, "add the members"),
     }
 }
 

@@ -49,12 +49,13 @@ async fn check_room(
     Ok(())
 }
 
-/// Adds `users` to the group, or invites those whose `invite_confirm` is set. Every
-/// user must exist and not be a member or already invited; all or nothing.
+/// Adds `users` to the group, or invites those whose `invite_confirm` is set (when
+/// `inviter` is a user; the admin API, `None`, adds everyone). Every user must exist and
+/// not be a member or already invited; all or nothing.
 pub(crate) async fn add_or_invite(
     conn: &mut SqliteConnection,
     info: &GroupInfo,
-    inviter: &str,
+    inviter: Option<&str>,
     users: &[String],
     now: i64,
 ) -> Result<(Vec<String>, Vec<GroupRequestRow>), HubError> {
@@ -74,7 +75,7 @@ pub(crate) async fn add_or_invite(
                 "{user:?} is already invited to group {group:?}"
             )));
         }
-        if settings.invite_confirm {
+        if let Some(inviter) = inviter.filter(|_| settings.invite_confirm) {
             let request = GroupRequestRow {
                 id: random_id("gr"),
                 kind: "invite",
@@ -145,7 +146,7 @@ impl Hub {
                 "only the owner and admins of group {group:?} may invite"
             )));
         }
-        let (added, invited) = add_or_invite(&mut tx, &info, user, &users, now).await?;
+        let (added, invited) = add_or_invite(&mut tx, &info, Some(user), &users, now).await?;
         let mut out = Outgoing::new(now);
         if !added.is_empty() {
             let targets: Vec<&str> = added.iter().map(String::as_str).collect();

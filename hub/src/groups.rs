@@ -99,10 +99,21 @@ pub(crate) fn notice(
     targets: &[&str],
     now: i64,
 ) -> Event {
+    notice_by(group, kind, Some(operator), targets, now)
+}
+
+/// [`notice`], with no operator for changes made through the admin API.
+pub(crate) fn notice_by(
+    group: &str,
+    kind: GroupNoticeKind,
+    operator: Option<&str>,
+    targets: &[&str],
+    now: i64,
+) -> Event {
     Event::GroupNotice(GroupNotice {
         group: GroupId::new(group),
         kind,
-        operator: Some(UserId::new(operator)),
+        operator: operator.map(UserId::new),
         targets: targets.iter().map(|t| UserId::new(*t)).collect(),
         time_ms: now,
     })
@@ -212,7 +223,7 @@ pub(crate) async fn history_start(
 }
 
 /// The group as `viewer` may see it: members listed except in chat rooms.
-async fn view(conn: &mut SqliteConnection, group: &str) -> Result<GroupInfo, HubError> {
+pub(crate) async fn view(conn: &mut SqliteConnection, group: &str) -> Result<GroupInfo, HubError> {
     let mut info = existing(conn, group).await?;
     if info.kind != GroupKind::ChatRoom {
         info.members = Some(db::members(conn, group).await?);
@@ -239,6 +250,17 @@ impl Hub {
         &self,
         owner: &str,
         new: NewGroup,
+    ) -> Result<GroupInfo, HubError> {
+        self.create_group_by(owner, new, Some(owner)).await
+    }
+
+    /// [`Hub::create_group`] by `operator`: the owner, or None for the admin API, which
+    /// adds every member at once (no invitations).
+    pub(crate) async fn create_group_by(
+        &self,
+        owner: &str,
+        new: NewGroup,
+        operator: Option<&str>,
     ) -> Result<GroupInfo, HubError> {
         let id = match new.id {
             Some(id) => {
@@ -280,12 +302,12 @@ impl Hub {
         let start = history_start(&mut tx, info.kind).await?;
         db::add_member(&mut tx, &id, owner, Role::Owner, now, start).await?;
         let (added, invited) =
-            crate::group_members::add_or_invite(&mut tx, &info, owner, &members, now).await?;
+            crate::group_members::add_or_invite(&mut tx, &info, operator, &members, now).await?;
         let added: Vec<&str> = added.iter().map(String::as_str).collect();
         let recipients = db::member_ids_in(&mut tx, &id, false).await?;
         let mut out = Outgoing::new(now).to(
             recipients.iter().map(String::as_str),
-            notice(&id, GroupNoticeKind::Created, owner, &added, now),
+            notice_by(&id, GroupNoticeKind::Created, operator, &added, now),
         );
         for request in &invited {
             out = invitation(out.then(), request);

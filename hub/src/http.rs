@@ -6,10 +6,11 @@ use crate::ws;
 use actix_web::web;
 
 impl Hub {
-    /// Mounts `GET /hub/ws` (the WebSocket protocol) and `POST /hub/admin/users` on an
-    /// actix-web app: `App::new().configure(hub.configure(admin_token))`.
+    /// Mounts `GET /hub/ws` (the WebSocket protocol) and the admin API (`POST
+    /// /hub/admin/users`, `POST /hub/admin/groups`, `POST /hub/admin/groups/{id}/members`)
+    /// on an actix-web app: `App::new().configure(hub.configure(admin_token))`.
     ///
-    /// The admin call needs `Authorization: Bearer <admin_token>`; with `None` the admin
+    /// The admin calls need `Authorization: Bearer <admin_token>`; with `None` the admin
     /// API answers 403 saying no admin token is configured.
     pub fn configure(
         &self,
@@ -29,6 +30,18 @@ impl Hub {
                     .app_data(hub.clone())
                     .app_data(auth.clone())
                     .route(web::post().to(admin::create_user)),
+            );
+            cfg.service(
+                web::resource("/hub/admin/groups")
+                    .app_data(hub.clone())
+                    .app_data(auth.clone())
+                    .route(web::post().to(admin::create_group)),
+            );
+            cfg.service(
+                web::resource("/hub/admin/groups/{id}/members")
+                    .app_data(hub.clone())
+                    .app_data(auth.clone())
+                    .route(web::post().to(admin::add_members)),
             );
         }
     }

@@ -21,6 +21,7 @@
 
 mod adapter;
 mod admin;
+mod admin_groups;
 mod clock;
 mod commands;
 mod config;
