@@ -327,3 +327,50 @@ async fn malformed_friend_requests_name_the_field() {
     );
     t.stop().await;
 }
+
+#[actix_web::test]
+async fn friend_requests_expire_after_the_configured_time() {
+    let mut config = common::config();
+    config.friend_request_ttl_secs = Some(60);
+    let t = TestHub::start_with(None, config).await;
+    let mut alice = t.login("alice").await;
+    let mut bob = t.login("bob").await;
+    set_gate(&mut bob, json!({"friend_auth": "approval"})).await;
+    let sent = alice
+        .call(json!({"type": "add_friend", "user": "bob"}))
+        .await;
+    let request = &sent["request"];
+    assert_eq!(
+        request["expires_ms"].as_i64().unwrap() - request["created_ms"].as_i64().unwrap(),
+        60_000,
+        "{sent}"
+    );
+    let id = request["id"].as_str().unwrap().to_string();
+
+    // Still open just before the deadline (checked without answering it)...
+    t.hub.clock().advance(Duration::from_secs(59));
+    let listed = bob.call(json!({"type": "friend_requests"})).await;
+    assert_eq!(listed["requests"][0]["id"], id.as_str(), "{listed}");
+    // ...expired after it: answering it is refused and changes nothing.
+    t.hub.clock().advance(Duration::from_secs(2));
+    let refused = bob
+        .call(json!({"type": "answer_friend_request", "request": id, "accept": true}))
+        .await;
+    assert_eq!(refused["code"], "expired", "{refused}");
+    assert!(
+        refused["message"].as_str().unwrap().contains("has expired"),
+        "{refused}"
+    );
+    let friends = bob.call(json!({"type": "friends"})).await;
+    assert_eq!(friends["friends"], json!([]));
+    assert_eq!(
+        bob.call(json!({"type": "friend_requests"})).await["requests"],
+        json!([])
+    );
+    // The expired request no longer blocks a new one.
+    let again = alice
+        .call(json!({"type": "add_friend", "user": "bob"}))
+        .await;
+    assert_eq!(again["request"]["status"], "pending", "{again}");
+    t.stop().await;
+}
