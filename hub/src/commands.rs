@@ -94,6 +94,11 @@ pub(crate) async fn execute(
         | Command::JoinGroup { .. }
         | Command::LeaveGroup { .. }
         | Command::Dismiss { .. }) => crate::group_commands::execute(hub, me, command).await,
+        command @ (Command::ListFriends
+        | Command::ListGroups
+        | Command::GetGroupInfo { .. }
+        | Command::ListMembers { .. }
+        | Command::GetProfile { .. }) => crate::query_commands::execute(hub, me, command).await,
         other => Err(CommandError::new(
             ErrorKind::Unsupported,
             format!("the hub does not support {} yet", other.name()),

@@ -40,6 +40,7 @@ mod message;
 mod presence;
 mod profiles;
 mod protocol;
+mod query_commands;
 mod recall;
 mod receipts;
 mod registry;

@@ -176,6 +176,21 @@ pub(crate) async fn members(
         .collect()
 }
 
+/// When each member of a group joined (ms since the epoch, hub time), by user id.
+pub(crate) async fn joined_ms(
+    conn: &mut SqliteConnection,
+    group: &str,
+) -> Result<std::collections::HashMap<String, i64>, HubError> {
+    let rows = sqlx::query("SELECT user_id, joined_ms FROM group_members WHERE group_id = ?")
+        .bind(group)
+        .fetch_all(conn)
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get("user_id"), r.get("joined_ms")))
+        .collect())
+}
+
 /// Creates a group (without members); an existing id is a conflict.
 pub(crate) async fn insert_group(
     conn: &mut SqliteConnection,
