@@ -63,6 +63,8 @@ pub struct EngineSettings {
     /// 0 = one arbiter per core.
     pub arbiters: usize,
     pub drain_timeout_secs: u64,
+    /// Days handled events and finished commands are kept; 0 keeps them forever.
+    pub retention_days: u64,
 }
 
 impl Default for EngineSettings {
@@ -75,6 +77,7 @@ impl Default for EngineSettings {
             idle_timeout_secs: d.actors.idle_timeout.as_secs(),
             arbiters: d.arbiters,
             drain_timeout_secs: d.drain_timeout.as_secs(),
+            retention_days: d.retention.map_or(0, |r| r.as_secs() / 86_400),
         }
     }
 }
@@ -88,6 +91,8 @@ impl EngineSettings {
         c.outbox_capacity = self.outbox_capacity;
         c.arbiters = self.arbiters;
         c.drain_timeout = Duration::from_secs(self.drain_timeout_secs);
+        c.retention =
+            (self.retention_days > 0).then(|| Duration::from_secs(self.retention_days * 86_400));
         c
     }
 }

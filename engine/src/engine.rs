@@ -36,6 +36,9 @@ pub struct EngineConfig {
     pub rate_limits: HashMap<ConnectionId, Vec<RateLimit>>,
     /// Cron schedules delivering ticks to their connections.
     pub schedules: Vec<Schedule>,
+    /// How long handled events and finished commands are kept (and an event id
+    /// deduplicated) before they are pruned; `None` keeps them forever.
+    pub retention: Option<Duration>,
 }
 
 impl Default for EngineConfig {
@@ -49,6 +52,7 @@ impl Default for EngineConfig {
             drain_timeout: Duration::from_secs(10),
             rate_limits: HashMap::new(),
             schedules: Vec::new(),
+            retention: Some(Duration::from_secs(7 * 24 * 3600)),
         }
     }
 }
@@ -267,6 +271,13 @@ impl Engine {
             .iter()
             .filter_map(|c| Some((c.id.clone(), c.intake.clone()?)))
             .collect();
+        if let Some(retention) = config.retention {
+            tokio::spawn(prune_periodically(
+                store.clone(),
+                retention,
+                engine.closing.subscribe(),
+            ));
+        }
         engine.scheduler = Some(tokio::spawn(scheduler::run(SchedulerParts {
             store: store.clone(),
             schedules: config.schedules.clone(),
@@ -364,5 +375,31 @@ impl Engine {
             let _ = tokio::task::spawn_blocking(move || a.join()).await;
         }
         self.store.close().await;
+    }
+}
+
+/// Prunes what is done and older than `retention` at start and then every hour.
+async fn prune_periodically(store: Store, retention: Duration, mut closing: watch::Receiver<bool>) {
+    const EVERY: Duration = Duration::from_secs(3600);
+    loop {
+        let before = crate::store::now_ms() - retention.as_millis() as i64;
+        match store.prune(before).await {
+            Ok(p) if p.inbox + p.outbox > 0 => {
+                tracing::info!(
+                    events = p.inbox,
+                    commands = p.outbox,
+                    "pruned what was done before the retention"
+                )
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot prune the store; trying again later"),
+        }
+        let closed = tokio::select! {
+            _ = tokio::time::sleep(EVERY) => false,
+            _ = closing.wait_for(|c| *c) => true,
+        };
+        if closed {
+            return;
+        }
     }
 }

@@ -6,6 +6,7 @@
 //! conversations finishing events at once cost one fsync, not one each.
 
 mod jobs;
+mod prune;
 mod schedules;
 mod writer;
 
@@ -22,6 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 use writer::Write;
 
 pub use jobs::{JobFailure, JobInfo, JobStatus, PendingRecipient, RecipientOutcome};
+pub use prune::Pruned;
 pub use writer::{Completion, NewJob, Outgoing};
 
 #[derive(Debug, thiserror::Error)]

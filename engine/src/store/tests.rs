@@ -187,3 +187,57 @@ async fn concurrent_writers_share_commits_and_all_land() {
     }
     assert_eq!(store.unhandled(&conn).await.unwrap().len(), 200);
 }
+
+#[tokio::test]
+async fn pruning_forgets_only_what_is_done_and_old_enough() {
+    let (_dir, store) = open().await;
+    let conn = ConnectionId::from("hub");
+    let seqs = store
+        .accept_inbound(&conn, &[envelope("e1", "a"), envelope("e2", "b")], None)
+        .await
+        .unwrap();
+    store
+        .complete(Completion {
+            connection: conn.clone(),
+            conversation: Some(ConversationId::direct("alice")),
+            inbox_seq: seqs[0],
+            state: vec![],
+            commands: vec![send("e1#0").into(), send("e1#1").into()],
+            jobs: vec![],
+            schedules: vec![],
+        })
+        .await
+        .unwrap();
+    let pending = store.pending_commands(&conn, 0, 10).await.unwrap();
+    store
+        .finish_command(
+            pending[0].id,
+            &CommandResult::Ok(crate::model::CommandOutput::Done),
+        )
+        .await
+        .unwrap();
+
+    // Nothing finished before the cut-off: nothing goes.
+    assert_eq!(store.prune(0).await.unwrap(), Pruned::default());
+
+    let later = now_ms() + 1;
+    let pruned = store.prune(later).await.unwrap();
+    assert_eq!(
+        (pruned.inbox, pruned.outbox),
+        (1, 1),
+        "e1 and its sent command"
+    );
+    let unhandled = store.unhandled(&conn).await.unwrap();
+    assert_eq!(unhandled.len(), 1, "the unhandled event stays");
+    assert_eq!(unhandled[0].envelope.id.as_str(), "e2");
+    let left = store.outbox(&conn).await.unwrap();
+    assert_eq!(left.len(), 1, "the pending command stays");
+    assert_eq!(left[0].command, send("e1#1"));
+    // e2 is still deduplicated; e1, forgotten, would be taken as new.
+    let again = store
+        .accept_inbound(&conn, &[envelope("e2", "b"), envelope("e1", "a")], None)
+        .await
+        .unwrap();
+    assert_eq!(again[0], None);
+    assert!(again[1].is_some());
+}
