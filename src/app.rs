@@ -177,6 +177,11 @@ pub async fn start_with_env(
 }
 
 impl Running {
+    /// The intake of a connection, for delivering events from outside its adapter.
+    pub fn intake(&self, connection: &ConnectionId) -> Option<parley_engine::adapter::Intake> {
+        self.engine.intake(connection)
+    }
+
     /// The engine's live figures (events taken in, commands sent).
     pub fn monitor(&self) -> parley_engine::monitor::EngineMonitor {
         self.engine.monitor()

@@ -376,6 +376,14 @@ impl BotRuntime {
     }
 }
 
+/// Whether the event is the bot's own doing and not for its handlers: its own messages,
+/// requests and receipts are (answering them would talk to itself), but group notices are
+/// not: a member the bot let in is still a new member to welcome, and `n.operator` says
+/// who acted.
+fn own_doing(envelope: &Envelope) -> bool {
+    envelope.from_self && !matches!(envelope.event, Event::GroupNotice(_))
+}
+
 /// The function a schedule's tick names, instead of `on_tick`.
 fn named_function(envelope: &Envelope) -> Option<&str> {
     match &envelope.event {
@@ -446,7 +454,7 @@ impl EventHandler for BotRuntime {
 
     fn handle(&self, envelope: Arc<Envelope>, state: BotStates) -> BoxFuture<'static, Handled> {
         let handler = envelope.event.handler_name();
-        if envelope.from_self || envelope.backlog || !self.wants(&envelope, handler) {
+        if own_doing(&envelope) || envelope.backlog || !self.wants(&envelope, handler) {
             return Box::pin(std::future::ready(Handled::new(state, Vec::new())));
         }
         let runtime = self.clone();

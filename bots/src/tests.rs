@@ -223,6 +223,28 @@ async fn own_echoes_and_backlog_are_not_handled() {
 }
 
 #[tokio::test]
+async fn group_notices_of_the_bots_own_doing_are_handled() {
+    let dir = scripts(&[(
+        "m.rhai",
+        r#"fn on_group_notice(ctx, n) { ctx.reply(`${n.kind} ${n.user} by ${n.operator}`); }"#,
+    )]);
+    let runtime = load(dir.path());
+    let mut joined = envelope(Event::GroupNotice(parley_engine::model::GroupNotice {
+        group: parley_engine::model::GroupId::new("club"),
+        kind: parley_engine::model::GroupNoticeKind::MemberJoined,
+        operator: Some(UserId::new("bot")),
+        targets: vec![UserId::new("dave")],
+        time_ms: 1,
+    }));
+    joined.from_self = true;
+    let handled = handle(&runtime, joined, BotStates::new()).await;
+    assert_eq!(
+        sends(&handled),
+        vec![send("group:club", "member_joined dave by bot")]
+    );
+}
+
+#[tokio::test]
 async fn a_script_that_does_not_compile_is_reported_with_its_position_and_skipped() {
     let bad = "fn on_message(ctx, msg) {\n    let x = 1;\n    let y = x +* 2;\n}\n";
     let dir = scripts(&[("a_bad.rhai", bad), ("b_echo.rhai", ECHO)]);

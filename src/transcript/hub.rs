@@ -125,6 +125,7 @@ impl Driver for HubDriver {
                 self.hub().clock().advance(Duration::from_millis(*ms));
                 return Ok(None);
             }
+            Action::Tick { .. } => bail!("the hub does not play `{action}`; the runner does"),
         };
         let client = self
             .clients

@@ -66,6 +66,9 @@ pub enum Action {
     },
     /// `wait 11s`: the hub's clock moves forward (nobody actually waits).
     Wait { ms: u64 },
+    /// `tick: daily_digest {"n": 1}`: the schedule of that name fires (`on_tick`), with
+    /// an optional JSON payload.
+    Tick { schedule: String, payload: Value },
 }
 
 /// One line of expected output.
@@ -125,6 +128,10 @@ impl fmt::Display for Action {
                 write!(f, "{:02}:{:02}", minute_of_day / 60, minute_of_day % 60)
             }
             Action::Wait { ms } => write!(f, "wait {ms}ms"),
+            Action::Tick { schedule, payload } if payload.is_null() => {
+                write!(f, "tick: {schedule}")
+            }
+            Action::Tick { schedule, payload } => write!(f, "tick: {schedule} {payload}"),
         }
     }
 }
@@ -378,6 +385,22 @@ fn parse_action(l: &str) -> Result<Action, String> {
     if let Some(rest) = l.strip_prefix("wait ") {
         return parse_duration(rest.trim()).map(|ms| Action::Wait { ms });
     }
+    if let Some(rest) = l.strip_prefix("tick:") {
+        let rest = rest.trim();
+        let (schedule, payload) = rest.split_once(' ').unwrap_or((rest, ""));
+        if schedule.is_empty() {
+            return Err("`tick:` names the schedule: `tick: daily_digest`".into());
+        }
+        let payload = match payload.trim() {
+            "" => Value::Null,
+            json => serde_json::from_str(json)
+                .map_err(|e| format!("the payload of `tick: {schedule}` is not JSON: {e}"))?,
+        };
+        return Ok(Action::Tick {
+            schedule: schedule.to_string(),
+            payload,
+        });
+    }
     let Some((user, rest)) = l
         .split_once(' ')
         .or_else(|| l.split_once(':').map(|(u, _)| (u, "")))
@@ -424,7 +447,7 @@ fn parse_action(l: &str) -> Result<Action, String> {
     Err(format!("cannot read `{l}`: {USAGE}"))
 }
 
-const USAGE: &str = "a step is `USER -> USER: text`, `USER -> group:ID: text`, `USER adds USER[: greeting]`, `USER removes USER`, `USER: {hub request}`, `clock: [mon] HH:MM` or `wait 10s`; expectations are `bot -> ...`, `bot does ...`, `state ...` and `refused: CODE`";
+const USAGE: &str = "a step is `USER -> USER: text`, `USER -> group:ID: text`, `USER adds USER[: greeting]`, `USER removes USER`, `USER: {hub request}`, `clock: [mon] HH:MM`, `wait 10s` or `tick: SCHEDULE [payload]`; expectations are `bot -> ...`, `bot does ...`, `state ...` and `refused: CODE`";
 
 /// `bob: text` or `group:lobby: text` -> (target, text).
 fn split_target(rest: &str) -> Option<(String, &str)> {

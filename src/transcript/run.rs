@@ -13,8 +13,10 @@ use super::parse::{self, Action, Expected, StateCheck, Step, Transcript, BOT};
 use super::Platform;
 use crate::config::Config;
 use anyhow::{anyhow, bail, Context, Result};
+use parley_engine::adapter::Intake;
 use parley_engine::model::{
-    Command, CommandResult, ConnectionId, Content, ConversationId, ConversationKind,
+    Command, CommandResult, ConnectionId, Content, ConversationId, ConversationKind, Envelope,
+    Event, EventId, ScheduleId,
 };
 use parley_engine::store::{OutboxEntry, Store};
 use serde_json::Value;
@@ -150,7 +152,12 @@ async fn run_on<D: Driver>(config_path: &Path, t: &Transcript) -> Result<Outcome
         let store = Store::open(&config.engine_db()).await?;
         let outcome = match driver.attach(&running, t).await {
             Ok(()) => {
+                let connection_id = ConnectionId::from(connection.as_str());
+                let intake = running
+                    .intake(&connection_id)
+                    .ok_or_else(|| anyhow!("no connection `{connection}`"))?;
                 let mut runner = Runner {
+                    intake,
                     driver: &mut driver,
                     store: store.clone(),
                     connection: ConnectionId::from(connection.as_str()),
@@ -324,6 +331,8 @@ impl Drop for TempDir {
 }
 
 struct Runner<'a, D: Driver> {
+    /// Where ticks are delivered: schedules fire inside Parley, on every platform.
+    intake: Intake,
     driver: &'a mut D,
     store: Store,
     connection: ConnectionId,
@@ -343,10 +352,40 @@ impl<D: Driver> Runner<'_, D> {
         Ok(Outcome::Passed { steps: steps.len() })
     }
 
+    /// Fires the schedule `schedule` as the scheduler would.
+    async fn tick(&self, line: usize, schedule: &str, payload: &Value) -> Result<()> {
+        let envelope = Envelope {
+            id: EventId(format!("tick:transcript:{line}")),
+            connection: self.connection.clone(),
+            time_ms: parley_engine::store::now_ms(),
+            backlog: false,
+            from_self: false,
+            event: Event::Tick {
+                schedule: ScheduleId(schedule.to_string()),
+                conversation: None,
+                payload: payload.clone(),
+                bot: None,
+                handler: None,
+            },
+            raw: Value::Null,
+        };
+        self.intake
+            .deliver(envelope, None)
+            .await
+            .map_err(|e| anyhow!("the tick was not delivered: {e}"))?;
+        Ok(())
+    }
+
     /// Runs one step; `Some(report)` when it did not go as the transcript says.
     async fn step(&mut self, step: &Step) -> Result<Option<String>> {
         let mut report = String::new();
-        let refused = self.driver.act(&step.action).await?;
+        let refused = match &step.action {
+            Action::Tick { schedule, payload } => {
+                self.tick(step.line, schedule, payload).await?;
+                None
+            }
+            action => self.driver.act(action).await?,
+        };
         match (&refused, &step.refused) {
             (None, None) => {}
             (Some((code, _)), Some(want)) if code == want => {}

@@ -129,7 +129,7 @@ impl Driver for TencentDriver {
                 minute_of_day,
             } => self.clock_ms = next_time(self.clock_ms, *weekday, *minute_of_day),
             Action::Wait { ms } => self.clock_ms += *ms as i64,
-            Action::AddFriend { .. } | Action::Request { .. } => {
+            Action::AddFriend { .. } | Action::Request { .. } | Action::Tick { .. } => {
                 bail!("Tencent cannot play `{action}`")
             }
         }
