@@ -5,12 +5,13 @@ use crate::commands::{self, Plan, Reply};
 use crate::config::{self, TencentConfig};
 use crate::directory;
 use crate::endpoint::{self, Endpoint};
+use crate::history;
 use crate::rest::Rest;
 use crate::usersig::UserSigCache;
 use actix_web::web;
 use futures_util::future::BoxFuture;
 use parley_engine::adapter::{Adapter, AdapterError, Intake, RateLimit};
-use parley_engine::model::{CommandOutput, CommandResult, ConnectionId, OutboundCommand};
+use parley_engine::model::{Command, CommandOutput, CommandResult, ConnectionId, OutboundCommand};
 use parley_vendor::errors::unsupported;
 use parley_vendor::http::{HttpClient, Timeouts};
 use parley_vendor::webhook::IntakeSlot;
@@ -26,6 +27,7 @@ const API_GROUPS: &[&[&str]] = &[
     &["send"],
     &["batch_send"],
     &["edit"],
+    &["fetch_history"],
     &["recall"],
     &["mark_read"],
     &["add_friend"],
@@ -155,6 +157,9 @@ impl Adapter for TencentAdapter {
         Box::pin(async move {
             let call = match commands::plan(&command, &bot) {
                 Plan::Call(call) => call,
+                Plan::History => {
+                    return fetch_history(&rest, &bot, &command, clock.unix_ms()).await
+                }
                 Plan::Unsupported => return unsupported("Tencent", command.command.name()),
                 Plan::Invalid(e) => return CommandResult::Failed(e),
             };
@@ -180,6 +185,35 @@ impl Adapter for TencentAdapter {
             }
         })
     }
+}
+
+/// `fetch_history`, page by page.
+async fn fetch_history(
+    rest: &Rest,
+    bot: &str,
+    command: &OutboundCommand,
+    now_ms: i64,
+) -> CommandResult {
+    let Command::FetchHistory {
+        conversation,
+        before,
+        limit,
+    } = &command.command
+    else {
+        return unsupported("Tencent", command.command.name());
+    };
+    let (random, _) = commands::randoms(&command.idempotency_key);
+    history::fetch(
+        rest,
+        bot,
+        conversation,
+        before.as_ref(),
+        *limit,
+        random,
+        now_ms,
+    )
+    .await
+    .into()
 }
 
 /// The whole friend list, page by page (`sns/friend_get` answers 100 friends at a time).

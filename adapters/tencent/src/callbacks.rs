@@ -88,7 +88,7 @@ fn body_hash(body: &[u8]) -> String {
 }
 
 /// `CloudCustomData` as JSON when it is JSON, else as a string; absent or empty = null.
-fn extra(cloud: Option<String>) -> Value {
+pub(crate) fn extra(cloud: Option<String>) -> Value {
     match cloud.filter(|s| !s.is_empty()) {
         None => Value::Null,
         Some(s) => serde_json::from_str(&s).unwrap_or(Value::String(s)),

@@ -45,6 +45,8 @@ pub enum Reply {
 /// What a command needs to become a call, or why it cannot.
 pub enum Plan {
     Call(Call),
+    /// `fetch_history`, read page by page (`history.rs`).
+    History,
     Unsupported,
     Invalid(CommandError),
 }
@@ -146,9 +148,10 @@ pub fn plan(command: &OutboundCommand, bot: &str) -> Plan {
                         "MsgBody": elements::from_content(content) }),
                 Reply::Done,
             ),
-            ConversationKind::Group => match group_seq(message) {
+            // The group API lives under `openim` (tencentcloud.com/document/product/1047/47948).
+            ConversationKind::Group | ConversationKind::ChatRoom => match group_seq(message) {
                 Ok(seq) => call(
-                    "group_open_http_svc/modify_group_msg",
+                    "openim/modify_group_msg",
                     json!({ "GroupId": conversation.id, "MsgSeq": seq, "MsgBody": elements::from_content(content) }),
                     Reply::Done,
                 ),
@@ -362,10 +365,15 @@ pub fn plan(command: &OutboundCommand, bot: &str) -> Plan {
             directory::portrait_get(user),
             Reply::Profile,
         ),
+        Command::FetchHistory { conversation, .. } => match conversation.kind {
+            ConversationKind::Direct | ConversationKind::Group | ConversationKind::ChatRoom => {
+                Plan::History
+            }
+            _ => Plan::Unsupported,
+        },
         Command::MarkRead { .. }
         | Command::Forward { .. }
         | Command::Typing { .. }
-        | Command::FetchHistory { .. }
         | Command::Upload { .. }
         | Command::AnswerFriendRequest { .. }
         | Command::AnswerJoinRequest { .. }
@@ -409,7 +417,7 @@ fn group_at(content: &Content) -> Option<Value> {
     (!at.is_empty()).then_some(Value::Array(at))
 }
 
-fn group_seq(message: &MessageRef) -> Result<u64, CommandError> {
+pub(crate) fn group_seq(message: &MessageRef) -> Result<u64, CommandError> {
     message
         .seq
         .or_else(|| message.id.parse().ok())

@@ -11,6 +11,7 @@ mod directory;
 mod elements;
 mod endpoint;
 mod errors;
+mod history;
 mod rest;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -57,7 +57,49 @@ pub struct State {
     /// The last `MsgSeq` of each group, and the group message each (group, Random) got.
     group_seqs: HashMap<String, u64>,
     group_sends: HashMap<String, u64>,
+    /// Each 1:1 conversation's messages (by its two accounts, sorted), oldest first: what
+    /// `admin_getroammsg` reads and `modify_c2c_msg` / `admin_msgwithdraw` change.
+    c2c_log: HashMap<(String, String), Vec<Logged>>,
+    /// Each group's messages, oldest first: what `group_msg_get_simple` reads.
+    group_log: HashMap<String, Vec<Logged>>,
 }
+
+/// A message as the fake keeps it.
+#[derive(Clone, Debug)]
+struct Logged {
+    from: String,
+    to: String,
+    /// The 1:1 `MsgSeq` the sender chose, or the group's `MsgSeq`.
+    seq: u64,
+    random: u64,
+    time: u64,
+    /// The 1:1 `MsgKey` (empty in groups).
+    key: String,
+    body: Value,
+    cloud: Option<String>,
+    /// Whether the sender's own history has it (`SyncOtherMachine` 2 leaves it out).
+    sender_sees: bool,
+    recalled: bool,
+}
+
+fn pair(a: &str, b: &str) -> (String, String) {
+    if a <= b {
+        (a.into(), b.into())
+    } else {
+        (b.into(), a.into())
+    }
+}
+
+/// The most messages one `admin_getroammsg` answer holds in the fake, standing for Tencent's
+/// 13 KB answer limit, so that a longer history takes several pages.
+pub const ROAM_PAGE_MAX: usize = 3;
+/// The most messages one `group_msg_get_simple` answer holds (Tencent: 20).
+pub const GROUP_PAGE_MAX: usize = 20;
+/// The code the fake answers for a message it does not have. Tencent documents 20022 for a
+/// recall of a missing 1:1 message; the codes of the modify APIs are not documented.
+pub const NO_SUCH_MESSAGE: i64 = 20022;
+/// The code for a group the fake does not know (Tencent: "group does not exist").
+pub const NO_SUCH_GROUP: i64 = 10010;
 
 impl State {
     /// The next `MsgSeq` of `group`: group sequences count every message of the group,
@@ -67,6 +109,58 @@ impl State {
         *seq += 1;
         *seq
     }
+
+    fn log_c2c(&mut self, m: Logged) {
+        self.c2c_log
+            .entry(pair(&m.from, &m.to))
+            .or_default()
+            .push(m);
+    }
+
+    /// A 1:1 message `from` sent to `to` from a client (kept on both sides); its `MsgKey`.
+    pub fn user_sends(&mut self, from: &str, to: &str, text: &str) -> String {
+        let n = self.c2c_log.values().map(Vec::len).sum::<usize>() as u64 + 1;
+        let (seq, random) = (n, 9_000_000 + n);
+        let key = format!("{seq}_{random}_{TIME}");
+        self.log_c2c(Logged {
+            from: from.into(),
+            to: to.into(),
+            seq,
+            random,
+            time: TIME,
+            key: key.clone(),
+            body: text_body(text),
+            cloud: None,
+            sender_sees: true,
+            recalled: false,
+        });
+        key
+    }
+
+    /// A message `from` sent to `group` from a client; its `MsgSeq`.
+    pub fn user_sends_to_group(&mut self, group: &str, from: &str, text: &str) -> u64 {
+        let seq = self.next_group_seq(group);
+        self.group_log
+            .entry(group.into())
+            .or_default()
+            .push(Logged {
+                from: from.into(),
+                to: group.into(),
+                seq,
+                random: 8_000_000 + seq,
+                time: TIME,
+                key: String::new(),
+                body: text_body(text),
+                cloud: None,
+                sender_sees: true,
+                recalled: false,
+            });
+        seq
+    }
+}
+
+fn text_body(text: &str) -> Value {
+    json!([{ "MsgType": "TIMTextElem", "MsgContent": { "Text": text } }])
 }
 
 pub struct FakeTencent {
@@ -131,6 +225,16 @@ impl FakeTencent {
     /// The next `MsgSeq` of a group, for a message a user sends there.
     pub fn next_group_seq(&self, group: &str) -> u64 {
         self.lock().next_group_seq(group)
+    }
+
+    /// See [`State::user_sends`].
+    pub fn user_sends(&self, from: &str, to: &str, text: &str) -> String {
+        self.lock().user_sends(from, to, text)
+    }
+
+    /// See [`State::user_sends_to_group`].
+    pub fn user_sends_to_group(&self, group: &str, from: &str, text: &str) -> u64 {
+        self.lock().user_sends_to_group(group, from, text)
     }
 
     /// Waits until `n` distinct messages were delivered.
@@ -224,19 +328,45 @@ fn answer(state: &Mutex<State>, sends: &watch::Sender<usize>, api: &str, body: &
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let deliver = |key: String, s: &mut State| {
-        if s.seen.insert(key.clone()) {
+    let deliver = |key: String, s: &mut State| -> bool {
+        let new = s.seen.insert(key.clone());
+        if new {
             s.delivered.push((key, text.clone()));
         }
         sends.send_replace(s.seen.len());
+        new
     };
+    let cloud = body["CloudCustomData"].as_str().map(str::to_string);
     match api {
         "openim/sendmsg" | "openim/batchsendmsg" => {
             let random = body["MsgRandom"].as_u64().unwrap_or_default();
             let from = body["From_Account"].as_str().unwrap_or_default();
-            deliver(format!("{from}:{random}"), &mut s);
+            let key = format!("{}_{random}_{TIME}", body["MsgSeq"]);
+            if deliver(format!("{from}:{random}"), &mut s) {
+                let to: Vec<String> = match &body["To_Account"] {
+                    Value::Array(a) => a
+                        .iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect(),
+                    v => v.as_str().map(str::to_string).into_iter().collect(),
+                };
+                for to in to {
+                    s.log_c2c(Logged {
+                        from: from.into(),
+                        to,
+                        seq: body["MsgSeq"].as_u64().unwrap_or_default(),
+                        random,
+                        time: TIME,
+                        key: key.clone(),
+                        body: body["MsgBody"].clone(),
+                        cloud: cloud.clone(),
+                        sender_sees: body["SyncOtherMachine"] != 2,
+                        recalled: false,
+                    });
+                }
+            }
             ok["MsgTime"] = json!(TIME);
-            ok["MsgKey"] = json!(format!("{}_{random}_{TIME}", body["MsgSeq"]));
+            ok["MsgKey"] = json!(key);
             if api.ends_with("batchsendmsg") {
                 ok["ErrorList"] = json!([]);
             }
@@ -249,6 +379,18 @@ fn answer(state: &Mutex<State>, sends: &watch::Sender<usize>, api: &str, body: &
                 None => {
                     let seq = s.next_group_seq(&group);
                     s.group_sends.insert(key.clone(), seq);
+                    s.group_log.entry(group.clone()).or_default().push(Logged {
+                        from: body["From_Account"].as_str().unwrap_or(ADMIN).into(),
+                        to: group.clone(),
+                        seq,
+                        random: body["Random"].as_u64().unwrap_or_default(),
+                        time: TIME,
+                        key: String::new(),
+                        body: body["MsgBody"].clone(),
+                        cloud: cloud.clone(),
+                        sender_sees: true,
+                        recalled: false,
+                    });
                     seq
                 }
             };
@@ -257,6 +399,11 @@ fn answer(state: &Mutex<State>, sends: &watch::Sender<usize>, api: &str, body: &
             ok["MsgSeq"] = json!(seq);
         }
         "group_open_http_svc/group_msg_recall" => {
+            let seq = body["MsgSeqList"][0]["MsgSeq"].as_u64();
+            let group = body["GroupId"].as_str().unwrap_or_default();
+            for m in s.group_log.get_mut(group).into_iter().flatten() {
+                m.recalled |= Some(m.seq) == seq;
+            }
             ok["RecallRetList"] =
                 json!([{ "MsgSeq": body["MsgSeqList"][0]["MsgSeq"], "RetCode": 0 }]);
         }
@@ -277,7 +424,7 @@ fn answer(state: &Mutex<State>, sends: &watch::Sender<usize>, api: &str, body: &
             ok["MemberList"] = json!(members);
         }
         "group_open_http_svc/create_group" => ok["GroupId"] = json!("@TGS#2J4SZEAEL"),
-        _ => match directory(api, body) {
+        _ => match history(&mut s, api, body).or_else(|| directory(api, body)) {
             Some(Ok(fields)) => ok
                 .as_object_mut()
                 .expect("an object")
@@ -292,6 +439,146 @@ fn answer(state: &Mutex<State>, sends: &watch::Sender<usize>, api: &str, body: &
         r.answer = Some(ok.clone());
     }
     ok
+}
+
+/// The message APIs that read and change the fake's message log (the fields beside
+/// `ActionStatus`, in Tencent's published shapes); `None` for another API.
+fn history(s: &mut State, api: &str, body: &Value) -> Option<Result<Value, (i64, &'static str)>> {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    Some(match api {
+        "openim/admin_msgwithdraw" => {
+            let (from, to, key) = (
+                text(&body["From_Account"]),
+                text(&body["To_Account"]),
+                text(&body["MsgKey"]),
+            );
+            for m in s.c2c_log.get_mut(&pair(&from, &to)).into_iter().flatten() {
+                m.recalled |= m.key == key && m.from == from;
+            }
+            Ok(json!({}))
+        }
+        "openim/modify_c2c_msg" => {
+            let (from, to, key) = (
+                text(&body["From_Account"]),
+                text(&body["To_Account"]),
+                text(&body["MsgKey"]),
+            );
+            let log = s.c2c_log.get_mut(&pair(&from, &to));
+            match log.and_then(|l| {
+                l.iter_mut()
+                    .find(|m| m.key == key && m.from == from && !m.recalled)
+            }) {
+                Some(m) => {
+                    modify(m, body);
+                    Ok(json!({}))
+                }
+                None => Err((NO_SUCH_MESSAGE, "the message does not exist")),
+            }
+        }
+        "openim/modify_group_msg" => {
+            let Some(log) = s.group_log.get_mut(&text(&body["GroupId"])) else {
+                return Some(Err((NO_SUCH_GROUP, "the group does not exist")));
+            };
+            let seq = body["MsgSeq"].as_u64();
+            match log.iter_mut().find(|m| Some(m.seq) == seq && !m.recalled) {
+                Some(m) => {
+                    modify(m, body);
+                    Ok(json!({}))
+                }
+                None => Err((NO_SUCH_MESSAGE, "the message does not exist")),
+            }
+        }
+        // From `Operator_Account`'s side: what it sent with `SyncOtherMachine` 2 is not there.
+        // The newest messages of [MinTime, MaxTime] before `LastMsgKey`, at most
+        // [`ROAM_PAGE_MAX`] of them, oldest first; `LastMsgKey` names the oldest returned.
+        "openim/admin_getroammsg" => {
+            let (me, peer) = (text(&body["Operator_Account"]), text(&body["Peer_Account"]));
+            let (min, max) = (
+                body["MinTime"].as_u64().unwrap_or(0),
+                body["MaxTime"].as_u64().unwrap_or(u64::MAX),
+            );
+            let log = s
+                .c2c_log
+                .get(&pair(&me, &peer))
+                .cloned()
+                .unwrap_or_default();
+            let mut range: Vec<&Logged> = log
+                .iter()
+                .filter(|m| m.to == me || m.sender_sees)
+                .filter(|m| (min..=max).contains(&m.time))
+                .collect();
+            if let Some(last) = body["LastMsgKey"].as_str() {
+                if let Some(at) = range.iter().position(|m| m.key == last) {
+                    range.truncate(at);
+                }
+            }
+            let count = (body["MaxCnt"].as_u64().unwrap_or(0) as usize).min(ROAM_PAGE_MAX);
+            let page = &range[range.len().saturating_sub(count)..];
+            let list: Vec<Value> = page
+                .iter()
+                .map(|m| {
+                    json!({
+                        "From_Account": m.from, "To_Account": m.to, "MsgSeq": m.seq,
+                        "MsgRandom": m.random, "MsgTimeStamp": m.time,
+                        "MsgFlagBits": if m.recalled { 8 } else { 0 }, "IsPeerRead": 0,
+                        "MsgKey": m.key, "MsgBody": m.body,
+                        "CloudCustomData": m.cloud.clone().unwrap_or_default(),
+                    })
+                })
+                .collect();
+            let mut answer = json!({
+                "Complete": u8::from(page.len() == range.len()), "MsgCnt": list.len(), "MsgList": list,
+            });
+            if let Some(oldest) = page.first() {
+                answer["LastMsgTime"] = json!(oldest.time);
+                answer["LastMsgKey"] = json!(oldest.key);
+            }
+            Ok(answer)
+        }
+        // The newest `ReqMsgNumber` (at most 20) messages with a `MsgSeq` up to `ReqMsgSeq`,
+        // newest first; recalled ones as place holders (`IsPlaceMsg` 2, no body).
+        "group_open_http_svc/group_msg_get_simple" => {
+            let group = text(&body["GroupId"]);
+            let log = match s.group_log.get(&group) {
+                Some(log) => log.clone(),
+                None if group == GROUP => Vec::new(),
+                None => return Some(Err((NO_SUCH_GROUP, "the group does not exist"))),
+            };
+            let upto = body["ReqMsgSeq"].as_u64().unwrap_or(u64::MAX);
+            let wanted = body["ReqMsgNumber"].as_u64().unwrap_or(0) as usize;
+            let list: Vec<Value> = log
+                .iter()
+                .rev()
+                .filter(|m| m.seq <= upto)
+                .take(wanted.min(GROUP_PAGE_MAX))
+                .map(|m| {
+                    let mut v = json!({
+                        "From_Account": m.from, "IsPlaceMsg": if m.recalled { 2 } else { 0 },
+                        "MsgPriority": 2, "MsgRandom": m.random, "MsgSeq": m.seq,
+                        "MsgTimeStamp": m.time, "MsgBody": if m.recalled { json!([]) } else { m.body.clone() },
+                    });
+                    if let Some(c) = &m.cloud {
+                        v["CloudCustomData"] = json!(c);
+                    }
+                    v
+                })
+                .collect();
+            Ok(
+                json!({ "GroupId": group, "IsFinished": u8::from(wanted <= GROUP_PAGE_MAX), "RspMsgList": list }),
+            )
+        }
+        _ => return None,
+    })
+}
+
+/// `MsgBody` and `CloudCustomData` replace the message's where the request has them.
+fn modify(m: &mut Logged, body: &Value) {
+    if body["MsgBody"].is_array() {
+        m.body = body["MsgBody"].clone();
+    }
+    if let Some(c) = body["CloudCustomData"].as_str() {
+        m.cloud = Some(c.into());
+    }
 }
 
 /// The friends of the bot's account in the fake, in `sns/friend_get` order, with remarks.
@@ -501,10 +788,22 @@ pub fn command_of(api: &str, body: &Value, bot: &str) -> Option<Command> {
             message: MessageRef::new(s(&body["MsgKey"])?),
             content: content()?,
         },
-        "group_open_http_svc/modify_group_msg" => Command::Edit {
+        "openim/modify_group_msg" => Command::Edit {
             conversation: ConversationId::group(group()?.0),
             message: seq_ref(body["MsgSeq"].as_u64()?),
             content: content()?,
+        },
+        // Every page of a history reads back as the command.
+        "openim/admin_getroammsg" => Command::FetchHistory {
+            // Read from the peer's side (`history.rs`).
+            conversation: ConversationId::direct(s(&body["Operator_Account"])?),
+            before: s(&body["LastMsgKey"]).map(MessageRef::new),
+            limit: body["MaxCnt"].as_u64()? as u32,
+        },
+        "group_open_http_svc/group_msg_get_simple" => Command::FetchHistory {
+            conversation: ConversationId::group(group()?.0),
+            before: body["ReqMsgSeq"].as_u64().map(|s| seq_ref(s + 1)),
+            limit: body["ReqMsgNumber"].as_u64()? as u32,
         },
         "openim/admin_msgwithdraw" => Command::Recall {
             conversation: ConversationId::direct(s(&body["To_Account"])?),

@@ -146,16 +146,6 @@ async fn every_supported_command_makes_its_call() {
             json!({"GroupId": "g1", "MsgSeqList": [{"MsgSeq": 42}]}),
         ),
         (
-            Command::Edit {
-                conversation: ConversationId::direct("alice"),
-                message: MessageRef::new("1_2_3"),
-                content: Content::text("fixed"),
-            },
-            "openim/modify_c2c_msg",
-            json!({"From_Account": "bot", "To_Account": "alice", "MsgKey": "1_2_3",
-                                         "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "fixed"}}]}),
-        ),
-        (
             Command::MarkRead {
                 conversation: ConversationId::direct("alice"),
                 read: ReadMark::UpTo { time_ms: 0 },
@@ -327,11 +317,6 @@ async fn commands_without_an_api_are_unsupported() {
             to: ConversationId::direct("a"),
             messages: vec![],
             from: ConversationId::direct("b"),
-        },
-        Command::FetchHistory {
-            conversation: ConversationId::direct("a"),
-            before: None,
-            limit: 10,
         },
         Command::Upload {
             source_url: "https://x".into(),
