@@ -28,6 +28,7 @@ type Mount = dyn Fn(&mut web::ServiceConfig) + Send + Sync;
 pub struct Running {
     pub addrs: Vec<SocketAddr>,
     pub hub: Hub,
+    pub bots: BotRuntime,
     /// Keeps scripts reloading on change while Parley runs.
     _watcher: Option<Watcher>,
     engine: Engine,
@@ -117,6 +118,7 @@ pub async fn start_with_env(
         }
     }
     let console_bots = bots.clone();
+    let running_bots = bots.clone();
     let engine = Engine::start(engine_config, store, Arc::new(bots), adapters).await?;
 
     let admin_token = std::env::var(&config.server.admin_token_env)
@@ -169,6 +171,7 @@ pub async fn start_with_env(
     Ok(Running {
         addrs,
         hub,
+        bots: running_bots,
         _watcher: watcher,
         engine,
         server: handle,

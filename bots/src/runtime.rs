@@ -443,6 +443,10 @@ fn list_scripts(dir: &Path) -> (Vec<PathBuf>, Vec<ScriptError>) {
 }
 
 impl EventHandler for BotRuntime {
+    fn handles(&self, handler: &str) -> bool {
+        self.snapshot().iter().any(|bot| bot.handles(handler))
+    }
+
     fn verdict(
         &self,
         envelope: Arc<Envelope>,

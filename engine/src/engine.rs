@@ -166,7 +166,7 @@ impl Engine {
             schedules_changed: schedules_changed.clone(),
             broadcast_wakes: broadcast_wakes.clone(),
             store: store.clone(),
-            handler,
+            handler: handler.clone(),
             outboxes: outboxes.clone(),
             config: config.actors.clone(),
         };
@@ -245,6 +245,7 @@ impl Engine {
                 handle: outbox.clone(),
                 gate: gates[&id].clone(),
                 results: intake.downgrade(),
+                handler: handler.clone(),
                 counters: counters.clone(),
             }));
             let cursor = store.cursor(&id).await?;

@@ -53,6 +53,13 @@ impl From<Command> for Queued {
 pub trait EventHandler: Send + Sync + 'static {
     fn handle(&self, envelope: Arc<Envelope>, state: BotStates) -> BoxFuture<'static, Handled>;
 
+    /// Whether some handler acts on events that call `handler` (`on_command_result`, ...),
+    /// so the engine can skip producing events nobody would handle. Asked each time, so a
+    /// reloaded script that starts handling them gets them from then on.
+    fn handles(&self, _handler: &str) -> bool {
+        true
+    }
+
     /// The verdict on a message awaiting delivery (`Event::BeforeSend`), given a snapshot
     /// of its conversation's state; `None` when no interceptor has an opinion. Called
     /// outside the conversation's actor, under the platform's deadline.

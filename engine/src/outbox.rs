@@ -316,6 +316,9 @@ pub(crate) struct Sender {
     pub gate: Arc<SendGate>,
     /// Where command results go back to the bots.
     pub results: WeakIntake,
+    /// Asked whether any bot handles command results before one is reported: each report
+    /// is an event to store and handle.
+    pub handler: Arc<dyn crate::handler::EventHandler>,
     pub counters: Arc<Counters>,
 }
 
@@ -347,7 +350,9 @@ impl Sender {
                 if let Err(e) = self.store.finish_command(entry.id, &result).await {
                     tracing::error!(connection = %connection, error = %e, "cannot record a command's result; it may be sent again (same idempotency key)");
                 }
-                report(&self.results, entry, result);
+                if self.handler.handles("on_command_result") {
+                    report(&self.results, entry, result);
+                }
                 return true;
             };
             if let Err(e) = self.store.count_attempt(entry.id, &result).await {

@@ -584,3 +584,88 @@ async fn the_monitor_counts_traffic_and_shows_each_connection() {
     drop(intake);
     engine.shutdown().await;
 }
+
+/// A handler whose bots do not handle command results.
+struct NoResultHandlers(FnHandler);
+
+impl parley_engine::handler::EventHandler for NoResultHandlers {
+    fn handle(
+        &self,
+        envelope: Arc<Envelope>,
+        state: parley_engine::handler::BotStates,
+    ) -> futures_util::future::BoxFuture<'static, parley_engine::handler::Handled> {
+        self.0.handle(envelope, state)
+    }
+    fn handles(&self, handler: &str) -> bool {
+        handler != "on_command_result"
+    }
+}
+
+#[actix_rt::test]
+async fn no_result_events_are_made_when_no_bot_handles_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("p.db")).await.unwrap();
+    let adapter = RecordingAdapter::new();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let counter = Counter::new();
+    let handler = {
+        let (seen, counter) = (seen.clone(), counter.clone());
+        FnHandler(Box::new(move |env, state| {
+            let (seen, counter) = (seen.clone(), counter.clone());
+            async move {
+                seen.lock().unwrap().push(env.id.0.clone());
+                counter.bump();
+                let commands = match &env.event {
+                    Event::Message(m) => vec![Command::Send {
+                        to: m.conversation.clone(),
+                        content: Content::text("hi"),
+                        reply_to: None,
+                        options: SendOptions::default(),
+                        as_user: None,
+                    }],
+                    _ => vec![],
+                };
+                parley_engine::handler::Handled::new(state, commands)
+            }
+            .boxed()
+        }))
+    };
+    let engine = Engine::start(
+        config(4, Duration::from_secs(60)),
+        store.clone(),
+        Arc::new(NoResultHandlers(handler)),
+        vec![(conn(), adapter.clone())],
+    )
+    .await
+    .unwrap();
+    let intake = engine.intake(&conn()).unwrap();
+    for (i, who) in ["ann", "ben"].iter().enumerate() {
+        intake
+            .deliver(
+                text_event(&format!("m{i}"), ConversationId::direct(*who), "x"),
+                None,
+            )
+            .await
+            .unwrap();
+    }
+    adapter.wait_executed(2).await;
+    // Every command is recorded as done; its result would have been reported by now.
+    while store
+        .outbox(&conn())
+        .await
+        .unwrap()
+        .iter()
+        .any(|e| e.status == "pending")
+    {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    intake
+        .deliver(text_event("last", ConversationId::direct("ann"), "x"), None)
+        .await
+        .unwrap();
+    counter.wait_for(3).await;
+    drop(intake);
+    engine.shutdown().await;
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.iter().all(|id| !id.starts_with("result:")), "{seen:?}");
+}

@@ -14,6 +14,7 @@ use super::parse::{Action, Step, Transcript, BOT};
 use super::run::{map_strings, next_time, replace_numbers, Driver, PlatformCall, SETTLE_TIMEOUT};
 use crate::config::{Config, ConnectionConfig};
 use anyhow::{anyhow, bail, Context, Result};
+use parley_engine::handler::EventHandler;
 use parley_engine::model::{ConnectionId, ConversationId};
 use parley_engine::monitor::EngineMonitor;
 use parley_engine::store::Store;
@@ -41,6 +42,9 @@ pub struct OneBotDriver {
     /// Events pushed, and the engine's intake count before the first.
     pushed: u64,
     base: u64,
+    /// Whether a bot handles command results: only then does each finished command come
+    /// back to the engine as an event.
+    results_come_back: bool,
     clock_ms: i64,
     /// Message ids, shared by the users' messages and the bot's (the actions' answers).
     next_id: Arc<AtomicI64>,
@@ -88,6 +92,7 @@ impl Driver for OneBotDriver {
             monitor: None,
             pushed: 0,
             base: 0,
+            results_come_back: true,
             clock_ms: now,
             next_id: Arc::new(AtomicI64::new(1)),
             messages: Arc::default(),
@@ -122,6 +127,7 @@ impl Driver for OneBotDriver {
             .first()
             .ok_or_else(|| anyhow!("Parley listens nowhere"))?;
         let connection = running_connection(running)?;
+        self.results_come_back = running.bots.handles("on_command_result");
         self.path = format!("ws://{addr}/onebot/{connection}");
         let qq = Qq::connect(&self.path, "Universal", SELF_ID, Some(TOKEN))
             .await
@@ -220,10 +226,13 @@ impl Driver for OneBotDriver {
             let taken = monitor.events_in() - self.base;
             let handled = store.unhandled(connection).await?.is_empty();
             let outbox = store.outbox(connection).await?;
-            let results = outbox
-                .iter()
-                .filter(|e| e.origin.is_some() && e.status != "pending")
-                .count() as u64;
+            let results = match self.results_come_back {
+                true => outbox
+                    .iter()
+                    .filter(|e| e.origin.is_some() && e.status != "pending")
+                    .count() as u64,
+                false => 0,
+            };
             let pending = outbox.iter().any(|e| e.status == "pending");
             if taken >= self.pushed + results && handled && !pending {
                 return Ok(());

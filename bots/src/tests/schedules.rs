@@ -303,3 +303,18 @@ async fn lookups_are_commands_whose_answers_come_back_as_results() {
         [send("group:lobby", "1 members, first olga (owner)")]
     );
 }
+
+#[tokio::test]
+async fn the_engine_is_told_whether_any_bot_wants_command_results() {
+    use parley_engine::handler::EventHandler;
+    let dir = scripts(&[("a.rhai", "fn on_message(ctx, msg) { ctx.reply(\"hi\"); }")]);
+    let runtime = load(dir.path());
+    assert!(!runtime.handles("on_command_result"));
+    assert!(runtime.handles("on_message"));
+    std::fs::write(dir.path().join("b.rhai"), "fn on_command_result(ctx, r) {}").unwrap();
+    assert!(runtime.reload().is_empty());
+    assert!(
+        runtime.handles("on_command_result"),
+        "asked again after a reload"
+    );
+}
