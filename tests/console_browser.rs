@@ -1,79 +1,155 @@
-//! The web console in a real browser: `tests/browser/console.test.js` drives headless
-//! Chromium (through `playwright-core`) against the real binary: two users chat, the echo
-//! bot answers, a friend request is accepted, a muted member is refused, recall, the
+//! The web console in real browsers: `tests/browser/console.test.js` drives headless Chromium
+//! (through `playwright-core`) and headless Firefox (through WebDriver: `geckodriver` and
+//! `selenium-webdriver`) against the real binary, one scenario for both: two users chat, the
+//! echo bot answers, a friend request is accepted, a muted member is refused, recall, the
 //! dashboard is refused without the admin token and shows a broadcast reaching 100%, and
 //! `/metrics` answers.
 //!
-//! Needs `/usr/bin/chromium` (Debian's `chromium`), Node and `npm ci` in `tests/browser`.
-//! Without them the test is skipped with a note, unless `CI` or `PARLEY_BROWSER_TESTS=1`
-//! is set, when it fails. Screenshots go to a temporary folder, or to
+//! Needs Node and `npm ci` in `tests/browser`, and for each browser its tools: Chromium at
+//! `/usr/bin/chromium` (Debian's `chromium`; `CHROMIUM` overrides it), Firefox at
+//! `/usr/bin/firefox-esr` (Debian's `firefox-esr`; `FIREFOX`) and `geckodriver` on `PATH`
+//! or in `~/.cargo/bin` (`cargo install geckodriver --locked`; `GECKODRIVER`). Without them
+//! a browser's test is skipped with a note, unless `CI` or `PARLEY_BROWSER_TESTS=1` is set,
+//! when it fails. Screenshots go to a temporary folder, or for Chromium to
 //! `PARLEY_SCREENSHOT_DIR` (`PARLEY_SCREENSHOT_DIR=docs` refreshes the README's).
 
 mod common;
 
 use common::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const ADMIN_TOKEN: &str = "console-admin-token";
 
-/// Why the browser test cannot run here, if it cannot.
-fn missing_tools(browser_dir: &Path) -> Option<String> {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !Path::new(&chromium).exists() {
-        return Some(format!(
-            "no Chromium at {chromium} (apt-get install -y chromium)"
-        ));
-    }
-    if Command::new("node").arg("--version").output().is_err() {
-        return Some("no `node` on PATH".into());
-    }
-    if !browser_dir.join("node_modules/playwright-core").exists() {
-        return Some(format!(
-            "playwright-core is not installed (cd {} && npm ci)",
-            browser_dir.display()
-        ));
-    }
-    None
+#[derive(Clone, Copy, PartialEq)]
+enum Browser {
+    Chromium,
+    Firefox,
 }
 
-#[test]
-fn the_console_works_in_headless_chromium() {
-    let browser_dir = repo().join("tests/browser");
-    if let Some(why) = missing_tools(&browser_dir) {
-        let required = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false")
-            || std::env::var_os("PARLEY_BROWSER_TESTS").is_some_and(|v| v == "1");
-        assert!(!required, "the browser test cannot run: {why}");
-        eprintln!("skipped: the browser test cannot run: {why}");
-        return;
+impl Browser {
+    fn name(self) -> &'static str {
+        match self {
+            Browser::Chromium => "chromium",
+            Browser::Firefox => "firefox",
+        }
     }
+}
+
+/// The first of `candidates` that exists, or the name of a program found on `PATH`.
+fn find_program(var: &str, candidates: &[PathBuf], on_path: &str) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(var) {
+        return Some(PathBuf::from(path)).filter(|p| p.exists());
+    }
+    if let Some(found) = candidates.iter().find(|p| p.exists()) {
+        return Some(found.clone());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(on_path))
+        .find(|p| p.exists())
+}
+
+/// The environment the browser's driver needs, or why the browser test cannot run here.
+fn browser_env(
+    browser: Browser,
+    browser_dir: &Path,
+) -> Result<Vec<(&'static str, PathBuf)>, String> {
+    if Command::new("node").arg("--version").output().is_err() {
+        return Err("no `node` on PATH".into());
+    }
+    let npm = |package: &str| {
+        if browser_dir.join("node_modules").join(package).exists() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{package} is not installed (cd {} && npm ci)",
+                browser_dir.display()
+            ))
+        }
+    };
+    match browser {
+        Browser::Chromium => {
+            let chromium = find_program("CHROMIUM", &["/usr/bin/chromium".into()], "chromium")
+                .ok_or("no Chromium at /usr/bin/chromium (apt-get install -y chromium)")?;
+            npm("playwright-core")?;
+            Ok(vec![("CHROMIUM", chromium)])
+        }
+        Browser::Firefox => {
+            let firefox = find_program("FIREFOX", &["/usr/bin/firefox-esr".into()], "firefox")
+                .ok_or("no Firefox at /usr/bin/firefox-esr (apt-get install -y firefox-esr)")?;
+            let cargo_bin = std::env::var_os("CARGO_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
+                .map(|d| d.join("bin/geckodriver"));
+            let geckodriver = find_program(
+                "GECKODRIVER",
+                &cargo_bin.into_iter().collect::<Vec<_>>(),
+                "geckodriver",
+            )
+            .ok_or("no geckodriver (cargo install geckodriver --locked)")?;
+            npm("selenium-webdriver")?;
+            Ok(vec![("FIREFOX", firefox), ("GECKODRIVER", geckodriver)])
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_console_works_in_headless_chromium() {
+    console_works_in(Browser::Chromium).await;
+}
+
+#[tokio::test]
+async fn the_console_works_in_headless_firefox() {
+    console_works_in(Browser::Firefox).await;
+}
+
+async fn console_works_in(browser: Browser) {
+    let browser_dir = repo().join("tests/browser");
+    let tools = match browser_env(browser, &browser_dir) {
+        Ok(tools) => tools,
+        Err(why) => {
+            let required = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false")
+                || std::env::var_os("PARLEY_BROWSER_TESTS").is_some_and(|v| v == "1");
+            assert!(!required, "the {} test cannot run: {why}", browser.name());
+            eprintln!("skipped: the {} test cannot run: {why}", browser.name());
+            return;
+        }
+    };
 
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &repo().join("scripts"));
     let server = Server::start(&config, &[("PARLEY_ADMIN_TOKEN", ADMIN_TOKEN)]);
 
     let shots = match std::env::var_os("PARLEY_SCREENSHOT_DIR") {
-        Some(d) => repo().join(d),
-        None => dir.path().join("screenshots"),
+        Some(d) if browser == Browser::Chromium => repo().join(d),
+        _ => dir.path().join("screenshots"),
     };
     std::fs::create_dir_all(&shots).unwrap();
 
-    let out = Command::new("node")
-        .arg("console.test.js")
+    let mut node = tokio::process::Command::new("node");
+    node.arg("console.test.js")
+        .arg(browser.name())
         .current_dir(&browser_dir)
         .env("PARLEY_URL", format!("http://{}", server.addr))
         .env("PARLEY_ADMIN_TOKEN", ADMIN_TOKEN)
         .env("SCREENSHOT_DIR", &shots)
-        .output()
-        .expect("cannot run node");
+        .envs(tools)
+        .kill_on_drop(true);
+    let out = node.output().await.expect("cannot run node");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "the browser test failed ({}):\n{stdout}\n{stderr}\n--- parley's log:\n{}",
-        out.status,
-        server.stderr()
-    );
+    if !out.status.success() {
+        let log = server.stderr();
+        // Kept for a look at the pages' screenshots (failed-*.png).
+        let kept = dir.keep();
+        panic!(
+            "the {} test failed ({}):\n{stdout}\n{stderr}\nscreenshots in {}\n--- parley's log:\n{log}",
+            browser.name(),
+            out.status,
+            kept.join("screenshots").display(),
+        );
+    }
     assert!(stdout.contains("ok: the console works"), "{stdout}");
     for shot in ["console-chat.png", "console-dashboard.png"] {
         let len = std::fs::metadata(shots.join(shot)).map_or(0, |m| m.len());

@@ -96,6 +96,9 @@ const state = {
   typingSent: 0,       // when this tab last told the peer it is typing
   typingTimer: null,   // clears the peer's "typing…"
   receiptTimer: null,  // debounces read_by
+  // The open conversation's view: its first page (messages arriving before it are kept in
+  // `early`).
+  view: { key: null, ready: false, early: [] },
 };
 
 const keyOf = (c) => c.kind + ':' + c.id;
@@ -317,20 +320,25 @@ async function openConversation(conversation) {
   $('send').disabled = false;
   $('text').focus();
   $('group-panel').hidden = true;
+  // Opening it again (a second click) starts a new view; the older one's answers are dropped.
+  const view = { key, ready: false, early: [] };
+  state.view = view;
   if (conversation.kind === 'group') await loadGroup(conversation.id);
   try {
     const page = await state.hub.request({ type: 'history', conversation, limit: 100 });
-    if (state.current !== key) return;
+    if (state.view !== view) return;
+    view.ready = true;
+    state.shown.clear();
     $('messages').replaceChildren();
     if (page.has_more) $('messages').append(h('li', { class: 'notice' }, 'older messages not shown'));
-    for (const m of page.messages) appendMessage(m);
+    for (const m of page.messages.concat(view.early)) appendMessage(m);
     if (!page.messages.length) $('messages').append(h('li', { class: 'empty' }, 'No messages yet. Say hello!'));
     const last = page.messages[page.messages.length - 1];
     if (last) markRead(key, last.id.seq);
     refreshReceipt();
     $('messages').scrollTop = $('messages').scrollHeight;
   } catch (err) {
-    if (state.current !== key) return;
+    if (state.view !== view) return;
     $('messages').replaceChildren(h('li', { class: 'empty' }, 'Cannot open this conversation.'));
     showError('chat-error', err);
   }
@@ -497,7 +505,8 @@ function onMessage(m) {
     }
   }
   if (key === state.current) {
-    appendMessage(m);
+    if (state.view.key === key && !state.view.ready) state.view.early.push(m);
+    else appendMessage(m);
     if (m.sender !== state.me.id) showTyping(false);
     refreshReceipt();
   }
@@ -770,6 +779,7 @@ function logout() {
   if (hub) hub.close();
   sessionStorage.removeItem('parley.token');
   Object.assign(state, { me: null, convs: new Map(), current: null, group: null });
+  state.view = { key: null, ready: false, early: [] };
   state.shown.clear();
   $('app').hidden = true;
   $('login').hidden = false;
