@@ -1,9 +1,10 @@
 //! The web console in real browsers: `tests/browser/console.test.js` drives headless Chromium
 //! (through `playwright-core`) and headless Firefox (through WebDriver: `geckodriver` and
 //! `selenium-webdriver`) against the real binary, one scenario for both: two users chat, the
-//! echo bot answers, a friend request is accepted, a muted member is refused, recall, the
-//! dashboard is refused without the admin token and shows a broadcast reaching 100%, and
-//! `/metrics` answers.
+//! echo bot answers, a friend request is accepted, a muted member is refused, recall,
+//! pinning and muting conversations, paging back through older history, the dashboard is
+//! refused without the admin token and shows a broadcast reaching 100%, and `/metrics`
+//! answers.
 //!
 //! Needs Node and `npm ci` in `tests/browser`, and for each browser its tools: Chromium at
 //! `/usr/bin/chromium` (Debian's `chromium`; `CHROMIUM` overrides it), Firefox at
@@ -16,10 +17,14 @@
 mod common;
 
 use common::*;
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const ADMIN_TOKEN: &str = "console-admin-token";
+
+/// Messages from carol to alice before the browser opens, for paging back through history.
+const HISTORY_MESSAGES: usize = 130;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Browser {
@@ -121,6 +126,19 @@ async fn console_works_in(browser: Browser) {
     let config = write_config(dir.path(), &repo().join("scripts"));
     let server = Server::start(&config, &[("PARLEY_ADMIN_TOKEN", ADMIN_TOKEN)]);
 
+    // Older history to page back through: carol writes to alice before she logs in.
+    {
+        let mut carol = server.client("carol-token").await;
+        for i in 1..=HISTORY_MESSAGES {
+            carol
+                .send_text(
+                    json!({"kind": "direct", "id": "alice"}),
+                    &format!("older {i:03}"),
+                )
+                .await;
+        }
+    }
+
     let shots = match std::env::var_os("PARLEY_SCREENSHOT_DIR") {
         Some(d) if browser == Browser::Chromium => repo().join(d),
         _ => dir.path().join("screenshots"),
@@ -133,6 +151,7 @@ async fn console_works_in(browser: Browser) {
         .current_dir(&browser_dir)
         .env("PARLEY_URL", format!("http://{}", server.addr))
         .env("PARLEY_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("HISTORY_MESSAGES", HISTORY_MESSAGES.to_string())
         .env("SCREENSHOT_DIR", &shots)
         .envs(tools)
         .kill_on_drop(true);

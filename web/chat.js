@@ -97,9 +97,12 @@ const state = {
   typingTimer: null,   // clears the peer's "typing…"
   receiptTimer: null,  // debounces read_by
   // The open conversation's view: its first page (messages arriving before it are kept in
-  // `early`).
-  view: { key: null, ready: false, early: [] },
+  // `early`), and paging back (`before`: the oldest seq shown, `more`: older ones remain).
+  view: { key: null, ready: false, early: [], before: 0, more: false, loading: false },
 };
+
+/** Messages per page of history: on opening a conversation, and each time older ones load. */
+const HISTORY_PAGE = 50;
 
 const keyOf = (c) => c.kind + ':' + c.id;
 const convOf = (key) => {
@@ -221,23 +224,61 @@ function summary(c) {
 // ---------------------------------------------------------------------------------------
 // Conversation list
 
+/** Pinned first, then the most recently active (as the hub lists them). */
+function byPinThenActivity(a, b) {
+  if (!!a.pinned !== !!b.pinned) return a.pinned ? -1 : 1;
+  return ((b.last && b.last.id.seq) || 0) - ((a.last && a.last.id.seq) || 0);
+}
+
 function renderConversations() {
   const list = $('conversations');
-  const convs = [...state.convs.values()].sort((a, b) =>
-    ((b.last && b.last.id.seq) || 0) - ((a.last && a.last.id.seq) || 0));
+  const convs = [...state.convs.values()].sort(byPinThenActivity);
   list.replaceChildren(...convs.map((v) => {
     const key = keyOf(v.conversation);
     const last = v.last;
+    const toggle = (action, on, labels, icon) => h('button', {
+      type: 'button', class: 'icon', dataset: { action }, 'aria-pressed': on ? 'true' : 'false',
+      title: on ? labels[1] : labels[0], 'aria-label': (on ? labels[1] : labels[0]) + ' ' + v.name,
+      onclick: (e) => { e.stopPropagation(); setConversation(key, { [action === 'pin' ? 'pinned' : 'muted']: !on }); },
+    }, icon);
     return h('li', {
-      class: 'conv', 'aria-current': key === state.current ? 'true' : 'false', dataset: { key },
+      class: 'conv' + (v.pinned ? ' pinned' : '') + (v.muted ? ' muted' : ''),
+      'aria-current': key === state.current ? 'true' : 'false', dataset: { key },
       onclick: () => openConversation(v.conversation),
     },
-    h('span', { class: 'name' }, (v.conversation.kind === 'group' ? '# ' : '') + v.name),
+    h('span', { class: 'name' }, (v.conversation.kind === 'group' ? '# ' : '') + v.name,
+      v.pinned ? h('span', { class: 'flag', title: 'Pinned' }, '📌') : '',
+      v.muted ? h('span', { class: 'flag', title: 'Muted: no unread count in the title' }, '🔕') : ''),
     h('span', { class: 'time' }, last ? fmtTime(last.time_ms) : ''),
     h('span', { class: 'last' }, last ? (last.sender === state.me.id ? 'You: ' : (v.conversation.kind === 'group' ? nameOf(last.sender) + ': ' : '')) + summary(last.content) : 'no messages yet'),
-    v.unread ? h('span', { class: 'badge', title: v.unread + ' unread' }, v.unread > 99 ? '99+' : String(v.unread)) : h('span'));
+    h('span', { class: 'end' },
+      v.unread ? h('span', { class: 'badge' + (v.muted ? ' muted' : ''), title: v.unread + ' unread' }, v.unread > 99 ? '99+' : String(v.unread)) : '',
+      toggle('pin', v.pinned, ['Pin', 'Unpin'], '📌'),
+      toggle('mute', v.muted, ['Mute', 'Unmute'], '🔕')));
   }));
   if (!convs.length) list.append(h('li', { class: 'muted' }, 'none yet: open one above'));
+  updateTitle();
+}
+
+/** "(3) Parley · Alice": the unread messages of the conversations that are not muted. */
+function updateTitle() {
+  if (!state.me) return;
+  let unread = 0;
+  for (const v of state.convs.values()) if (!v.muted) unread += v.unread || 0;
+  document.title = (unread ? '(' + unread + ') ' : '') + 'Parley · ' + state.me.name;
+}
+
+/** Pins or mutes a conversation on the hub (`set_conversation`), for every tab of this user. */
+async function setConversation(key, change) {
+  try {
+    await state.hub.request(Object.assign({ type: 'set_conversation', conversation: convOf(key) }, change));
+    showError('side-error', null);
+    const v = state.convs.get(key);
+    if (v) Object.assign(v, change);
+    renderConversations();
+  } catch (err) {
+    showError('side-error', err);
+  }
 }
 
 async function loadConversations() {
@@ -246,7 +287,10 @@ async function loadConversations() {
   for (const c of answer.conversations) {
     const key = keyOf(c.conversation);
     if (c.conversation.kind === 'direct') state.names.set(c.conversation.id, c.name);
-    fresh.set(key, { conversation: c.conversation, name: c.name, last: c.last_message, unread: key === state.current ? 0 : c.unread || 0 });
+    fresh.set(key, {
+      conversation: c.conversation, name: c.name, last: c.last_message,
+      unread: key === state.current ? 0 : c.unread || 0, pinned: !!c.pinned, muted: !!c.muted,
+    });
   }
   // Conversations opened here but without messages yet stay listed.
   for (const [key, v] of state.convs) if (!fresh.has(key) && v.conversation.kind === 'direct') fresh.set(key, v);
@@ -308,7 +352,7 @@ async function openConversation(conversation) {
   showError('chat-error', null);
   clearTimeout(state.typingTimer);
   if (!state.convs.has(key)) {
-    state.convs.set(key, { conversation, name: conversation.id, last: null, unread: 0 });
+    state.convs.set(key, { conversation, name: conversation.id, last: null, unread: 0, pinned: false, muted: false });
   }
   const v = state.convs.get(key);
   v.unread = 0;
@@ -321,18 +365,18 @@ async function openConversation(conversation) {
   $('text').focus();
   $('group-panel').hidden = true;
   // Opening it again (a second click) starts a new view; the older one's answers are dropped.
-  const view = { key, ready: false, early: [] };
+  const view = { key, ready: false, early: [], before: 0, more: false, loading: false };
   state.view = view;
   if (conversation.kind === 'group') await loadGroup(conversation.id);
   try {
-    const page = await state.hub.request({ type: 'history', conversation, limit: 100 });
+    const page = await state.hub.request({ type: 'history', conversation, limit: HISTORY_PAGE });
     if (state.view !== view) return;
     view.ready = true;
     state.shown.clear();
     $('messages').replaceChildren();
-    if (page.has_more) $('messages').append(h('li', { class: 'notice' }, 'older messages not shown'));
     for (const m of page.messages.concat(view.early)) appendMessage(m);
     if (!page.messages.length) $('messages').append(h('li', { class: 'empty' }, 'No messages yet. Say hello!'));
+    setOlder(page);
     const last = page.messages[page.messages.length - 1];
     if (last) markRead(key, last.id.seq);
     refreshReceipt();
@@ -341,6 +385,55 @@ async function openConversation(conversation) {
     if (state.view !== view) return;
     $('messages').replaceChildren(h('li', { class: 'empty' }, 'Cannot open this conversation.'));
     showError('chat-error', err);
+  }
+}
+
+/**
+ * After a page of history: remembers where the next older page starts, and puts the
+ * "Load older messages" button (or the start of the conversation) at the top of the list.
+ */
+function setOlder(page) {
+  const list = $('messages');
+  const first = page.messages[0];
+  if (first) state.view.before = first.id.seq;
+  state.view.more = !!page.has_more && !!first;
+  for (const el of list.querySelectorAll('.history-more, .history-start')) el.remove();
+  if (state.view.more) {
+    list.prepend(h('li', { class: 'history-more' },
+      h('button', { type: 'button', class: 'quiet', onclick: () => loadOlder() }, 'Load older messages')));
+  } else if (list.querySelector('.msg')) {
+    list.prepend(h('li', { class: 'history-start' }, 'Start of the conversation'));
+  }
+}
+
+/** The page before the oldest message shown, put above it without moving what is in view. */
+async function loadOlder() {
+  const view = state.view;
+  if (!view.ready || !view.more || view.loading) return;
+  view.loading = true;
+  const list = $('messages');
+  const button = list.querySelector('.history-more button');
+  if (button) { button.disabled = true; button.textContent = 'Loading…'; }
+  try {
+    const page = await state.hub.request({ type: 'history', conversation: convOf(view.key), before_seq: view.before, limit: HISTORY_PAGE });
+    if (state.view !== view) return;
+    const height = list.scrollHeight;
+    const top = list.scrollTop;
+    const anchor = list.querySelector('.msg, .notice') || null;
+    for (const m of page.messages) {
+      if (m.content.kind === 'command' || state.shown.has(m.id.id)) continue;
+      const li = messageItem(m);
+      state.shown.set(m.id.id, li);
+      list.insertBefore(li, anchor);
+    }
+    setOlder(page);
+    list.scrollTop = top + (list.scrollHeight - height);
+  } catch (err) {
+    if (state.view === view) showError('chat-error', err);
+  } finally {
+    view.loading = false;
+    const again = state.view === view && list.querySelector('.history-more button');
+    if (again) { again.disabled = false; again.textContent = 'Load older messages'; }
   }
 }
 
@@ -493,7 +586,7 @@ function onMessage(m) {
   const key = keyOf(m.conversation);
   let v = state.convs.get(key);
   if (!v) {
-    v = { conversation: m.conversation, name: m.conversation.kind === 'direct' ? nameOf(m.conversation.id) : m.conversation.id, last: null, unread: 0 };
+    v = { conversation: m.conversation, name: m.conversation.kind === 'direct' ? nameOf(m.conversation.id) : m.conversation.id, last: null, unread: 0, pinned: false, muted: false };
     state.convs.set(key, v);
   }
   if (m.content.kind !== 'command') {
@@ -779,7 +872,7 @@ function logout() {
   if (hub) hub.close();
   sessionStorage.removeItem('parley.token');
   Object.assign(state, { me: null, convs: new Map(), current: null, group: null });
-  state.view = { key: null, ready: false, early: [] };
+  state.view = { key: null, ready: false, early: [], before: 0, more: false, loading: false };
   state.shown.clear();
   $('app').hidden = true;
   $('login').hidden = false;
@@ -860,6 +953,10 @@ $('friend-auth').addEventListener('change', async () => {
 });
 
 $('composer').addEventListener('submit', send);
+// Near the top of the list, the page before loads (and the list stays where it was).
+$('messages').addEventListener('scroll', () => {
+  if ($('messages').scrollTop < 80) loadOlder();
+}, { passive: true });
 $('text').addEventListener('input', () => typing($('text').value.length > 0));
 $('text').addEventListener('blur', () => typing(false));
 $('kind').addEventListener('change', () => { $('text').placeholder = placeholders[$('kind').value]; $('text').focus(); });

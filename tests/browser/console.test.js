@@ -4,8 +4,10 @@
 //   PARLEY_URL=http://127.0.0.1:8080 PARLEY_ADMIN_TOKEN=... node console.test.js [chromium|firefox]
 //
 // Expects the users of tests/common/mod.rs (alice-token, bob-token, carol-token), the group
-// lobby owned by alice with bob and the bot, and the echo bot. Screenshots go to
-// SCREENSHOT_DIR (default: the working directory). Exits non-zero on the first failure.
+// lobby owned by alice with bob and the bot, the echo bot, and HISTORY_MESSAGES (default
+// 130) messages from carol to alice, "older 001", "older 002", ..., sent before the test
+// (tests/console_browser.rs does that). Screenshots go to SCREENSHOT_DIR (default: the
+// working directory). Exits non-zero on the first failure.
 'use strict';
 
 const assert = require('node:assert/strict');
@@ -16,6 +18,7 @@ const BASE = process.env.PARLEY_URL;
 const ADMIN = process.env.PARLEY_ADMIN_TOKEN;
 const SHOTS = process.env.SCREENSHOT_DIR || '.';
 const BROWSER = process.argv[2] || process.env.BROWSER || 'chromium';
+const HISTORY = Number(process.env.HISTORY_MESSAGES || 130);
 const VIEWPORT = { width: 1200, height: 760 };
 
 if (!BASE || !ADMIN) {
@@ -60,6 +63,7 @@ async function send(page, text, kind) {
 const message = (text) => q('#messages .msg', text);
 /** The conversation list's entry for `key` (direct:alice, group:lobby). */
 const conv = (key) => q('#conversations .conv[data-key="' + key + '"]');
+const older = (n) => 'older ' + String(n).padStart(3, '0');
 
 async function main() {
   const browser = await launch[BROWSER]();
@@ -145,6 +149,9 @@ async function main() {
     await bob.waitFor(q('#messages .notice', 'muted bob'));
     await send(bob, 'can I still talk?');
     await bob.waitFor(q('#chat-error', 'muted'));
+
+    await pinsMutesAndOlderHistory(alice);
+    await alice.waitFor(q('#group-panel li[data-member="bob"] .role', 'muted'));
     await alice.screenshot(path.join(SHOTS, 'console-chat.png'));
 
     step('the dashboard is refused without the token');
@@ -190,6 +197,74 @@ async function main() {
   } finally {
     await browser.close();
   }
+}
+
+/** Leaves alice in the lobby, which she has pinned. */
+async function pinsMutesAndOlderHistory(alice) {
+  step('alice mutes carol\'s conversation: its unread count leaves the title and its badge goes quiet');
+  const carol = conv('direct:carol');
+  await alice.waitFor(carol.find('.badge'));
+  assert.match(await alice.title(), new RegExp('^\\(' + HISTORY + '\\) '));
+  await alice.click(carol.find('button[data-action="mute"]'));
+  await alice.waitFor(carol.find('button[data-action="mute"][aria-pressed="true"]'));
+  await alice.waitFor(carol.find('.badge.muted'));
+  await alice.until(() => !document.title.startsWith('('));
+
+  step('alice pins the lobby: it moves to the top of the list');
+  await alice.click(conv('group:lobby').find('button[data-action="pin"]'));
+  await alice.waitFor(conv('group:lobby').find('button[data-action="pin"][aria-pressed="true"]'));
+  await alice.until(() => document.querySelector('#conversations .conv').dataset.key === 'group:lobby');
+
+  step('the pin and the mute are the hub\'s: they are still there after a reload');
+  await alice.goto(BASE + '/');
+  await alice.waitFor('#app:not([hidden])');
+  await alice.waitFor(conv('group:lobby').find('button[data-action="pin"][aria-pressed="true"]'));
+  await alice.waitFor(carol.find('button[data-action="mute"][aria-pressed="true"]'));
+  await alice.waitFor(carol.find('.badge.muted'));
+  assert.equal(await alice.evaluate(() => document.querySelector('#conversations .conv').dataset.key), 'group:lobby');
+  assert.equal(await alice.count(conv('group:lobby').find('.flag', '📌')), 1);
+
+  step('alice opens carol\'s conversation (a double click): the latest page, older ones as she scrolls up');
+  await alice.dblclick(carol.find('.name'));
+  await alice.waitFor(message(older(HISTORY)));
+  await alice.waitFor(q('#messages .history-more'));
+  const first = await alice.count('#messages .msg');
+  assert.ok(first > 1 && first < HISTORY, 'the first page shows ' + first + ' of ' + HISTORY + ' messages');
+  assert.equal(await alice.count(message(older(1))), 0);
+  const atBottom = () => {
+    const list = document.getElementById('messages');
+    return list.scrollHeight - list.scrollTop - list.clientHeight < 2;
+  };
+  await alice.until(atBottom);
+
+  // Scrolling to the top loads the page before; the message that was at the top stays in view.
+  const top = await alice.evaluate(() => document.querySelector('#messages .msg').dataset.id);
+  await alice.evaluate(() => { document.getElementById('messages').scrollTop = 0; });
+  await alice.until((n) => document.querySelectorAll('#messages .msg').length > n, first);
+  const kept = await alice.evaluate((id) => {
+    const list = document.getElementById('messages');
+    const el = list.querySelector('.msg[data-id="' + id + '"]');
+    const box = list.getBoundingClientRect();
+    const r = el.getBoundingClientRect();
+    return { top: list.scrollTop, visible: r.bottom > box.top && r.top < box.bottom };
+  }, top);
+  assert.ok(kept.top > 0 && kept.visible, 'the list jumped when older messages came: ' + JSON.stringify(kept));
+
+  // And so on, until the start of the conversation.
+  for (let pages = 0; await alice.count('#messages .history-more') > 0; pages++) {
+    assert.ok(pages < HISTORY, 'too many pages of history');
+    const n = await alice.count('#messages .msg');
+    await alice.evaluate(() => { document.getElementById('messages').scrollTop = 0; });
+    await alice.until((m) => document.querySelectorAll('#messages .msg').length > m
+      || !document.querySelector('#messages .history-more'), n);
+  }
+  await alice.waitFor(q('#messages .history-start', 'Start of the conversation'));
+  const texts = await alice.evaluate(() => [...document.querySelectorAll('#messages .msg .body')].map((b) => b.textContent));
+  assert.deepEqual(texts, Array.from({ length: HISTORY }, (_, i) => older(i + 1)));
+
+  step('back to the pinned lobby');
+  await alice.click(conv('group:lobby').find('.name'));
+  await alice.waitFor(message('welcome @bob'));
 }
 
 /** What each page shows when a step failed: its errors, and a screenshot beside the others. */
