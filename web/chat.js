@@ -236,25 +236,26 @@ function renderConversations() {
   list.replaceChildren(...convs.map((v) => {
     const key = keyOf(v.conversation);
     const last = v.last;
-    const toggle = (action, on, labels, icon) => h('button', {
-      type: 'button', class: 'icon', dataset: { action }, 'aria-pressed': on ? 'true' : 'false',
+    // The icons are CSS masks (style.css), so they show without an emoji font.
+    const toggle = (action, on, labels) => h('button', {
+      type: 'button', class: 'icon ' + action, dataset: { action }, 'aria-pressed': on ? 'true' : 'false',
       title: on ? labels[1] : labels[0], 'aria-label': (on ? labels[1] : labels[0]) + ' ' + v.name,
       onclick: (e) => { e.stopPropagation(); setConversation(key, { [action === 'pin' ? 'pinned' : 'muted']: !on }); },
-    }, icon);
+    });
     return h('li', {
-      class: 'conv' + (v.pinned ? ' pinned' : '') + (v.muted ? ' muted' : ''),
+      class: 'conv' + (v.pinned ? ' is-pinned' : '') + (v.muted ? ' is-muted' : ''),
       'aria-current': key === state.current ? 'true' : 'false', dataset: { key },
       onclick: () => openConversation(v.conversation),
     },
     h('span', { class: 'name' }, (v.conversation.kind === 'group' ? '# ' : '') + v.name,
-      v.pinned ? h('span', { class: 'flag', title: 'Pinned' }, '📌') : '',
-      v.muted ? h('span', { class: 'flag', title: 'Muted: no unread count in the title' }, '🔕') : ''),
+      v.pinned ? h('span', { class: 'flag pin', title: 'Pinned', role: 'img', 'aria-label': 'pinned' }) : '',
+      v.muted ? h('span', { class: 'flag mute', title: 'Muted: no unread count in the title', role: 'img', 'aria-label': 'muted' }) : ''),
     h('span', { class: 'time' }, last ? fmtTime(last.time_ms) : ''),
     h('span', { class: 'last' }, last ? (last.sender === state.me.id ? 'You: ' : (v.conversation.kind === 'group' ? nameOf(last.sender) + ': ' : '')) + summary(last.content) : 'no messages yet'),
     h('span', { class: 'end' },
       v.unread ? h('span', { class: 'badge' + (v.muted ? ' muted' : ''), title: v.unread + ' unread' }, v.unread > 99 ? '99+' : String(v.unread)) : '',
-      toggle('pin', v.pinned, ['Pin', 'Unpin'], '📌'),
-      toggle('mute', v.muted, ['Mute', 'Unmute'], '🔕')));
+      toggle('pin', v.pinned, ['Pin', 'Unpin']),
+      toggle('mute', v.muted, ['Mute', 'Unmute'])));
   }));
   if (!convs.length) list.append(h('li', { class: 'muted' }, 'none yet: open one above'));
   updateTitle();

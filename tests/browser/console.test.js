@@ -222,7 +222,8 @@ async function pinsMutesAndOlderHistory(alice) {
   await alice.waitFor(carol.find('button[data-action="mute"][aria-pressed="true"]'));
   await alice.waitFor(carol.find('.badge.muted'));
   assert.equal(await alice.evaluate(() => document.querySelector('#conversations .conv').dataset.key), 'group:lobby');
-  assert.equal(await alice.count(conv('group:lobby').find('.flag', '📌')), 1);
+  assert.equal(await alice.count(conv('group:lobby').find('.flag.pin')), 1);
+  assert.equal(await alice.count(carol.find('.flag.mute')), 1);
 
   step('alice opens carol\'s conversation (a double click): the latest page, older ones as she scrolls up');
   await alice.dblclick(carol.find('.name'));
