@@ -526,10 +526,12 @@ async fn command_results_come_back_to_the_conversation_that_sent_them() {
     .await
     .unwrap();
     let intake = engine.intake(&conn()).unwrap();
+    // One after the other: the adapter fails the first command it is given.
     intake
         .deliver(text_event("m1", ConversationId::group("g"), "1"), None)
         .await
         .unwrap();
+    counter.wait_for(1).await;
     intake
         .deliver(text_event("m2", ConversationId::direct("bob"), "2"), None)
         .await

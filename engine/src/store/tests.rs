@@ -241,3 +241,59 @@ async fn pruning_forgets_only_what_is_done_and_old_enough() {
     assert_eq!(again[0], None);
     assert!(again[1].is_some());
 }
+
+#[tokio::test]
+async fn a_failing_write_fails_alone_and_the_rest_of_its_batch_is_kept() {
+    let (_dir, store) = open().await;
+    // A write the database refuses: this state value.
+    sqlx::query(
+        "CREATE TRIGGER refuse_boom BEFORE INSERT ON bot_state WHEN NEW.value = '\"boom\"' \
+         BEGIN SELECT RAISE(ABORT, 'boom refused'); END",
+    )
+    .execute(&store.pool)
+    .await
+    .unwrap();
+    let conn = ConnectionId::from("hub");
+    let completion = |i: usize, value: Value| Completion {
+        connection: conn.clone(),
+        conversation: Some(ConversationId::direct(format!("u{i}"))),
+        inbox_seq: None,
+        state: vec![("bot".into(), Some(value))],
+        commands: vec![send(&format!("k{i}")).into()],
+        jobs: vec![],
+        schedules: vec![],
+    };
+    // Queued together, so that they share batches with the bad one.
+    let writes = (0..200).map(|i| {
+        let value = if i == 100 { json!("boom") } else { json!(i) };
+        store.complete(completion(i, value))
+    });
+    let results = futures_util::future::join_all(writes).await;
+    for (i, r) in results.iter().enumerate() {
+        match i {
+            100 => assert!(
+                r.as_ref()
+                    .is_err_and(|e| e.to_string().contains("boom refused")),
+                "{r:?}"
+            ),
+            _ => assert!(r.is_ok(), "write {i}: {r:?}"),
+        }
+    }
+    for i in [0, 99, 101, 199] {
+        let state = store
+            .load_state(&conn, &ConversationId::direct(format!("u{i}")))
+            .await
+            .unwrap();
+        assert_eq!(state["bot"], json!(i));
+    }
+    let bad = store
+        .load_state(&conn, &ConversationId::direct("u100"))
+        .await
+        .unwrap();
+    assert!(bad.is_empty(), "nothing of the failed write is kept");
+    assert_eq!(
+        store.pending_count(&conn).await.unwrap(),
+        199,
+        "nor its command"
+    );
+}

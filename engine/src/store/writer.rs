@@ -131,9 +131,42 @@ pub(crate) async fn spawn(
     Ok(tx)
 }
 
+/// Applies a batch in one transaction and answers each write after the commit. Returns
+/// false once a `Close` was seen.
+async fn commit_batch(conn: &mut SqliteConnection, batch: Vec<Write>) -> bool {
+    let open = !batch.iter().any(|w| matches!(w, Write::Close { .. }));
+    // Almost every batch applies cleanly: try it without a savepoint per write (each
+    // savepoint is two more round trips to SQLite's thread, most of a write's cost).
+    match apply_all(conn, &batch).await {
+        Ok(done) => {
+            for (w, d) in batch.into_iter().zip(done) {
+                reply(w, Ok(d));
+            }
+            open
+        }
+        // One write failed and the whole transaction was rolled back: again, each write
+        // in its own savepoint, so that the bad one fails alone.
+        Err(_) => commit_each(conn, batch).await,
+    }
+}
+
+/// The whole batch in one transaction; on any error, nothing of it is kept.
+async fn apply_all(conn: &mut SqliteConnection, batch: &[Write]) -> Result<Vec<Done>, StoreError> {
+    let mut tx = conn.begin().await?;
+    let mut done = Vec::with_capacity(batch.len());
+    for w in batch {
+        done.push(match w {
+            Write::Close { .. } => Done::Unit,
+            w => apply(&mut tx, w).await?,
+        });
+    }
+    tx.commit().await?;
+    Ok(done)
+}
+
 /// Applies a batch in one transaction, each write in its own savepoint so that one bad
 /// write fails alone. Returns false once a `Close` was seen.
-async fn commit_batch(conn: &mut SqliteConnection, batch: Vec<Write>) -> bool {
+async fn commit_each(conn: &mut SqliteConnection, batch: Vec<Write>) -> bool {
     let mut open = true;
     let mut outcomes: Vec<(Write, Result<Done, StoreError>)> = Vec::with_capacity(batch.len());
     let mut tx = match conn.begin().await {
