@@ -384,6 +384,7 @@ async function openConversation(conversation) {
     $('messages').scrollTop = $('messages').scrollHeight;
   } catch (err) {
     if (state.view !== view) return;
+    view.ready = true; // later messages are shown as they come
     $('messages').replaceChildren(h('li', { class: 'empty' }, 'Cannot open this conversation.'));
     showError('chat-error', err);
   }
