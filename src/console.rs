@@ -49,9 +49,7 @@ impl EngineFigures for parley_engine::monitor::EngineMonitor {
             .map(|c| ConnectionFigures {
                 id: c.id.to_string(),
                 kind: c.kind.to_string(),
-                // The engine does not track adapter state changes yet; a started
-                // connection counts as running.
-                state: "running".into(),
+                state: c.state.into(),
                 outbox_depth: c.outbox_depth,
                 rate_limit_waits: c.rate_limit_waits,
                 rate_limit_waited_ms: c.rate_limit_waited.as_millis() as u64,

@@ -3,8 +3,9 @@
 use crate::model::ConnectionId;
 use crate::outbox::OutboxHandle;
 use crate::ratelimit::SendGate;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// Traffic counters, bumped where the traffic happens.
@@ -12,12 +13,22 @@ use std::time::Duration;
 pub(crate) struct Counters {
     events_in: AtomicU64,
     events_out: AtomicU64,
+    /// Each connection's last reported state (`connected`, `lost`, ...), by connection.
+    states: Mutex<HashMap<ConnectionId, &'static str>>,
 }
 
 impl Counters {
     /// New events accepted by an intake (duplicates excluded).
     pub(crate) fn event_in(&self, n: u64) {
         self.events_in.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// An adapter reported its connection's state.
+    pub(crate) fn connection_state(&self, connection: &ConnectionId, state: &'static str) {
+        self.states
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(connection.clone(), state);
     }
 
     /// A command (or broadcast send) the platform confirmed.
@@ -39,6 +50,9 @@ pub struct ConnectionFigure {
     pub id: ConnectionId,
     /// The adapter kind (`hub`, `tencent`, ...).
     pub kind: &'static str,
+    /// The last state its adapter reported (`connected`, `lost`, `kicked`, ...), or
+    /// `started` when it reported none (webhook platforms have no connection to report).
+    pub state: &'static str,
     /// Commands not yet answered by the platform.
     pub outbox_depth: usize,
     /// Sends that had to wait for a send limit, and how long they waited in all.
@@ -62,6 +76,12 @@ impl EngineMonitor {
     }
 
     pub fn connections(&self) -> Vec<ConnectionFigure> {
+        let states = self
+            .counters
+            .states
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         self.connections
             .iter()
             .map(|c| {
@@ -69,6 +89,7 @@ impl EngineMonitor {
                 ConnectionFigure {
                     id: c.id.clone(),
                     kind: c.kind,
+                    state: states.get(&c.id).copied().unwrap_or("started"),
                     outbox_depth: c.outbox.pending(),
                     rate_limit_waits: waits,
                     rate_limit_waited: waited,

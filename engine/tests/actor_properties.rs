@@ -580,9 +580,25 @@ async fn the_monitor_counts_traffic_and_shows_each_connection() {
     assert_eq!(monitor.events_out(), 1);
     let figures = monitor.connections();
     assert_eq!(
-        (figures[0].id.as_str(), figures[0].kind),
-        ("test", "recording")
+        (figures[0].id.as_str(), figures[0].kind, figures[0].state),
+        ("test", "recording", "started"),
+        "no state reported yet"
     );
+    // The state the adapter reports last is shown (once the intake has taken it in).
+    for (id, state) in [
+        ("c1", ConnectionState::Connected),
+        (
+            "c2",
+            ConnectionState::Lost {
+                reason: "network".into(),
+            },
+        ),
+    ] {
+        let mut event = text_event(id, ConversationId::system(), "");
+        event.event = Event::Connection(state);
+        intake.deliver(event, None).await.unwrap();
+    }
+    assert_eq!(monitor.connections()[0].state, "lost");
     drop(intake);
     engine.shutdown().await;
 }

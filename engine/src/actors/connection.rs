@@ -4,7 +4,7 @@
 use super::router::{dispatch, RouteKey, Router};
 use super::Dispatch;
 use crate::adapter::{Accepted, IntakeError, IntakeItem};
-use crate::model::{ConnectionId, Envelope};
+use crate::model::{ConnectionId, Envelope, Event};
 use crate::monitor::Counters;
 use crate::store::Store;
 use actix::prelude::*;
@@ -127,6 +127,11 @@ async fn intake(
         }
     };
     counters.event_in(seqs.iter().filter(|s| s.is_some()).count() as u64);
+    for envelope in &envelopes {
+        if let Event::Connection(state) = &envelope.event {
+            counters.connection_state(&id, state.name());
+        }
+    }
     for (ack, seq) in acks.into_iter().zip(&seqs) {
         let _ = ack.send(Ok(if seq.is_some() {
             Accepted::New

@@ -357,6 +357,21 @@ pub enum ConnectionState {
     SyncFinished,
 }
 
+impl ConnectionState {
+    /// The state's name (`connected`, `lost`, `kicked`, ...), as serialized.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ConnectionState::Connected => "connected",
+            ConnectionState::Lost { .. } => "lost",
+            ConnectionState::Kicked => "kicked",
+            ConnectionState::TokenExpired => "token_expired",
+            ConnectionState::Disabled { .. } => "disabled",
+            ConnectionState::SyncStarted => "sync_started",
+            ConnectionState::SyncFinished => "sync_finished",
+        }
+    }
+}
+
 /// The answer to a [`Event::BeforeSend`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
