@@ -82,6 +82,9 @@ pub struct BotFigures {
 pub struct Figures {
     pub time_ms: i64,
     pub live_actors: usize,
+    /// Events waiting in the actors' mailboxes, in all and in the fullest one.
+    pub queued_events: usize,
+    pub deepest_mailbox: usize,
     pub actors_started: u64,
     pub actors_stopped: u64,
     pub events_in: u64,
@@ -119,6 +122,8 @@ impl Sources {
         Figures {
             time_ms: parley_engine::store::now_ms(),
             live_actors: stats.live_actors,
+            queued_events: stats.queued_events,
+            deepest_mailbox: stats.deepest_mailbox,
             actors_started: stats.started_total,
             actors_stopped: stats.stopped_total,
             events_in: self.engine.events_in(),

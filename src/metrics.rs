@@ -60,6 +60,16 @@ pub fn render(f: &Figures) -> prometheus::Result<String> {
         "Conversation and group actors running now.",
         f.live_actors as f64,
     )?;
+    gauge(
+        "mailbox_queued_events",
+        "Events waiting in the actors' mailboxes.",
+        f.queued_events as f64,
+    )?;
+    gauge(
+        "mailbox_deepest",
+        "Events waiting in the fullest actor mailbox.",
+        f.deepest_mailbox as f64,
+    )?;
     counter(
         "actors_started_total",
         "Actors started since start.",
@@ -168,6 +178,8 @@ mod tests {
         let figures = Figures {
             time_ms: 0,
             live_actors: 3,
+            queued_events: 9,
+            deepest_mailbox: 4,
             actors_started: 5,
             actors_stopped: 2,
             events_in: 42,
@@ -206,6 +218,8 @@ mod tests {
             "parley_events_out_total 40",
             "# TYPE parley_live_actors gauge",
             "parley_live_actors 3",
+            "parley_mailbox_queued_events 9",
+            "parley_mailbox_deepest 4",
             "parley_outbox_depth{connection=\"hub\"} 7",
             "parley_rate_limit_waits_total{connection=\"hub\"} 4",
             "parley_rate_limit_wait_seconds_total{connection=\"hub\"} 1.5",

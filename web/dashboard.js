@@ -25,6 +25,8 @@ function renderFigures(f) {
   }
   previous = f;
   $('live-actors').textContent = f.live_actors;
+  $('queued-events').textContent = f.queued_events;
+  $('deepest-mailbox').textContent = '(fullest: ' + f.deepest_mailbox + ')';
   $('events-in').textContent = inRate;
   $('events-out').textContent = outRate;
   $('events-in-total').textContent = '(' + f.events_in + ' in all)';

@@ -201,10 +201,17 @@ async fn a_slow_handler_makes_intake_wait_and_loses_nothing() {
         *accepted_rx.borrow()
     );
     assert!(!producer.is_finished());
+    // The stuck conversation's mailbox shows as full on the router's figures.
+    let mut stats = engine.router_stats();
+    stats
+        .wait_for(|s| s.deepest_mailbox == MAILBOX && s.queued_events == MAILBOX)
+        .await
+        .unwrap();
 
     gate_tx.send(true).unwrap();
     producer.await.unwrap();
     counter.wait_for(1000).await;
+    stats.wait_for(|s| s.queued_events == 0).await.unwrap();
     assert_eq!(
         *seen.lock().unwrap(),
         (0..1000).collect::<Vec<_>>(),

@@ -23,6 +23,10 @@ pub struct RouterStats {
     pub live_actors: usize,
     pub started_total: u64,
     pub stopped_total: u64,
+    /// Events waiting in the actors' mailboxes, in all and in the fullest one (sampled
+    /// every second).
+    pub queued_events: usize,
+    pub deepest_mailbox: usize,
 }
 
 struct Entry {
@@ -99,6 +103,29 @@ impl Router {
 
 impl Actor for Router {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(std::time::Duration::from_secs(1), |router, _| {
+            router.sample_mailboxes()
+        });
+    }
+}
+
+impl Router {
+    /// Counts the events waiting in each live actor's mailbox.
+    fn sample_mailboxes(&mut self) {
+        let depths = self
+            .entries
+            .values()
+            .filter(|e| !e.tx.is_closed())
+            .map(|e| e.tx.max_capacity() - e.tx.capacity());
+        let (total, deepest) = depths.fold((0, 0), |(t, d), n| (t + n, d.max(n)));
+        if (total, deepest) != (self.stats.queued_events, self.stats.deepest_mailbox) {
+            self.stats.queued_events = total;
+            self.stats.deepest_mailbox = deepest;
+            self.publish();
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
