@@ -112,19 +112,38 @@ pub(crate) async fn check_direct(
     if sender == recipient {
         return Ok(());
     }
-    if db::is_blocked(conn, recipient, sender).await? {
+    let blocked = db::is_blocked(conn, recipient, sender).await?;
+    let friends = !blocked && db::are_friends(conn, sender, recipient).await?;
+    let gate = if blocked || friends {
+        FriendAuth::Anyone
+    } else {
+        db::settings(conn, recipient)
+            .await?
+            .map(|s| s.friend_auth)
+            .unwrap_or(FriendAuth::Anyone)
+    };
+    direct_verdict(sender, recipient, blocked, friends, gate)
+}
+
+/// Whether `sender` may message `recipient`, from whether the recipient blocks the sender,
+/// whether they are friends, and the recipient's friend gate (the send path reads all
+/// three with one query).
+pub(crate) fn direct_verdict(
+    sender: &str,
+    recipient: &str,
+    blocked: bool,
+    friends: bool,
+    gate: FriendAuth,
+) -> Result<(), HubError> {
+    if sender == recipient {
+        return Ok(());
+    }
+    if blocked {
         return Err(HubError::Blocked(format!(
             "{recipient:?} has blocked {sender:?}: the message was not delivered"
         )));
     }
-    if db::are_friends(conn, sender, recipient).await? {
-        return Ok(());
-    }
-    let gate = db::settings(conn, recipient)
-        .await?
-        .map(|s| s.friend_auth)
-        .unwrap_or(FriendAuth::Anyone);
-    if gate == FriendAuth::Anyone {
+    if friends || gate == FriendAuth::Anyone {
         return Ok(());
     }
     Err(HubError::NotPermitted(format!(

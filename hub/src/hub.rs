@@ -4,12 +4,13 @@
 use crate::clock::Clock;
 use crate::config::{DevicePolicy, HubConfig};
 use crate::error::HubError;
-use crate::ids::{check_id, new_client_id, new_message_id, new_token, MAX_CLIENT_ID_LEN};
-use crate::message::{StoredMessage, Target};
+use crate::ids::{check_id, new_client_id, new_token, MAX_CLIENT_ID_LEN};
+use crate::message::StoredMessage;
 use crate::protocol::ConversationSummary;
 use crate::registry::{Registry, SessionId};
+use crate::send_path::{self, QueuedSend};
 use crate::store::{GroupInfo, Store, UserInfo};
-use parley_engine::model::{Content, ConversationId, ConversationKind, Message, MessageRef};
+use parley_engine::model::{Content, ConversationId, Message, MessageRef};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;
@@ -75,7 +76,7 @@ impl std::fmt::Debug for Hub {
     }
 }
 
-struct Inner {
+pub(crate) struct Inner {
     store: Store,
     registry: Registry,
     options: HubOptions,
@@ -84,6 +85,8 @@ struct Inner {
     send_lock: tokio::sync::Mutex<()>,
     /// Set by [`Hub::close`]; every WebSocket session, logged in or not, ends on it.
     closing: tokio::sync::watch::Sender<bool>,
+    /// The send path's writer task (see `send_path`).
+    sends: tokio::sync::mpsc::Sender<QueuedSend>,
 }
 
 /// A message to send, as a session or the adapter asks for it.
@@ -127,15 +130,22 @@ impl Hub {
             return Err(e);
         }
         tracing::info!(db = %db_path.display(), users = config.users.len(), groups = config.groups.len(), "hub open");
-        Ok(Hub {
-            inner: Arc::new(Inner {
-                store,
-                registry: Registry::default(),
-                options,
-                send_lock: tokio::sync::Mutex::new(()),
-                closing: tokio::sync::watch::channel(false).0,
-            }),
-        })
+        let (sends, queue) = tokio::sync::mpsc::channel(send_path::QUEUE);
+        let inner = Arc::new(Inner {
+            store,
+            registry: Registry::default(),
+            options,
+            send_lock: tokio::sync::Mutex::new(()),
+            closing: tokio::sync::watch::channel(false).0,
+            sends,
+        });
+        tokio::spawn(send_path::run(Arc::downgrade(&inner), queue));
+        Ok(Hub { inner })
+    }
+
+    /// The hub behind a weak reference, while any clone of it is alive.
+    pub(crate) fn upgrade(inner: &std::sync::Weak<Inner>) -> Option<Hub> {
+        inner.upgrade().map(|inner| Hub { inner })
     }
 
     /// Creates a user with a generated token. Ids are 1-64 characters of `[A-Za-z0-9_.-]`;
@@ -214,7 +224,8 @@ impl Hub {
 
     /// Stores a message from `sender` and delivers it, once committed, to the online
     /// sessions of its audience except `origin`. A client id the sender used before
-    /// answers with the original message and delivers nothing.
+    /// answers with the original message and delivers nothing. The send path's writer
+    /// stores it, with the other sends queued at the same time in one transaction.
     pub(crate) async fn send(
         &self,
         sender: &str,
@@ -231,77 +242,20 @@ impl Hub {
             Some(id) => id,
             None => new_client_id(),
         };
-        let store = self.store();
-        let _order = self.order_lock().await;
-        if let Some(original) = store.message_by_client_id(sender, &client_id).await? {
-            return Ok(Sent {
-                message: Arc::new(original),
-                duplicate: true,
-            });
-        }
-        if store.user(sender).await?.is_none() {
-            return Err(HubError::NotFound(format!("no hub user {sender:?}")));
-        }
-        let (target, audience) = self.resolve_target(sender, &request.to).await?;
-        let message = store
-            .insert_message(StoredMessage {
-                seq: 0,
-                id: new_message_id(),
-                target,
-                sender: sender.to_string(),
-                client_id,
-                content: request.content,
-                reply_to: request.reply_to,
-                extra: request.extra,
-                time_ms: self.now_ms(),
-            })
-            .await?;
-        let message = Arc::new(message);
-        self.inner
-            .registry
-            .deliver(&message, &audience, origin)
-            .await;
-        Ok(Sent {
-            message,
-            duplicate: false,
-        })
-    }
-
-    /// Where a message to `to` goes and who receives it.
-    async fn resolve_target(
-        &self,
-        sender: &str,
-        to: &ConversationId,
-    ) -> Result<(Target, Vec<String>), HubError> {
-        match to.kind {
-            ConversationKind::Direct => {
-                if self.store().user(&to.id).await?.is_none() {
-                    return Err(HubError::NotFound(format!("no hub user {:?}", to.id)));
-                }
-                crate::friends::check_direct(&mut *self.store().conn().await?, sender, &to.id)
-                    .await?;
-                let mut audience = vec![sender.to_string(), to.id.clone()];
-                audience.dedup();
-                Ok((
-                    Target::Direct {
-                        recipient: to.id.clone(),
-                    },
-                    audience,
-                ))
-            }
-            ConversationKind::Group => {
-                let mut conn = self.store().conn().await?;
-                crate::groups::check_speak(&mut conn, &to.id, sender, self.now_ms()).await?;
-                drop(conn);
-                Ok((
-                    Target::Group {
-                        group: to.id.clone(),
-                    },
-                    self.store().member_ids(&to.id).await?,
-                ))
-            }
-            _ => Err(unsupported_kind(to)),
-        }
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let queued = QueuedSend {
+            sender: sender.to_string(),
+            to: request.to,
+            content: request.content,
+            client_id,
+            reply_to: request.reply_to,
+            extra: request.extra,
+            origin,
+            reply,
+        };
+        let closed = || HubError::Store(sqlx::Error::PoolClosed);
+        self.inner.sends.send(queued).await.map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
     }
 
     /// A page of one conversation of `viewer`, oldest first, and whether older messages remain.

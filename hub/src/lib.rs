@@ -44,6 +44,7 @@ mod query_commands;
 mod recall;
 mod receipts;
 mod registry;
+mod send_path;
 mod store;
 mod ws;
 

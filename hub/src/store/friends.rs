@@ -26,7 +26,7 @@ impl FriendAuth {
         }
     }
 
-    fn parse(s: &str) -> FriendAuth {
+    pub(crate) fn parse(s: &str) -> FriendAuth {
         match s {
             "approval" => FriendAuth::Approval,
             "question" => FriendAuth::Question,

@@ -404,10 +404,6 @@ pub(crate) async fn history_from_seq(
 }
 
 impl Store {
-    pub async fn member_ids(&self, group: &str) -> Result<Vec<String>, HubError> {
-        member_ids_in(&mut *self.conn().await?, group, false).await
-    }
-
     /// The groups `user` belongs to, by id, each with its members (none for chat rooms).
     pub async fn groups_of(&self, user: &str) -> Result<Vec<GroupInfo>, HubError> {
         let mut conn = self.conn().await?;

@@ -5,7 +5,7 @@ use super::{is_unique_violation, Store};
 use crate::error::HubError;
 use crate::ids::direct_key;
 use crate::message::{StoredMessage, Target};
-use sqlx::sqlite::SqliteRow;
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::Row;
 
 pub(super) const COLUMNS: &str =
@@ -74,65 +74,87 @@ fn messages_from_rows(rows: &[SqliteRow]) -> Result<Vec<StoredMessage>, HubError
     rows.iter().map(message_from_row).collect()
 }
 
+/// The message `sender` already sent with `client_id`, if any (on `conn`, so that a send
+/// batch sees the messages it inserted itself).
+pub(crate) async fn message_by_client_id(
+    conn: &mut SqliteConnection,
+    sender: &str,
+    client_id: &str,
+) -> Result<Option<StoredMessage>, HubError> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM messages WHERE sender = ? AND client_id = ?"
+    ))
+    .bind(sender)
+    .bind(client_id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(message_from_row).transpose()
+}
+
+/// Stores a message with one statement and returns it with its sequence. A (sender,
+/// client id) stored before is a [`HubError::Conflict`]; callers look it up first to answer
+/// with it.
+pub(crate) async fn insert_message(
+    conn: &mut SqliteConnection,
+    message: NewMessage,
+) -> Result<StoredMessage, HubError> {
+    let (kind, key) = conversation_key(&message.target, &message.sender);
+    let recipient = match &message.target {
+        Target::Direct { recipient } => Some(recipient.as_str()),
+        Target::Group { .. } => None,
+    };
+    let json = |v: &serde_json::Value| serde_json::to_string(v).expect("JSON values serialize");
+    let content = serde_json::to_string(&message.content).expect("content serializes");
+    let reply_to = message
+        .reply_to
+        .as_ref()
+        .map(|r| serde_json::to_string(r).expect("refs serialize"));
+    let extra = (!message.extra.is_null()).then(|| json(&message.extra));
+    let inserted = sqlx::query(
+        "INSERT INTO messages (id, conv_kind, conv_key, sender, recipient, client_id, content, reply_to, extra, time_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&message.id)
+    .bind(kind)
+    .bind(&key)
+    .bind(&message.sender)
+    .bind(recipient)
+    .bind(&message.client_id)
+    .bind(content)
+    .bind(reply_to)
+    .bind(extra)
+    .bind(message.time_ms)
+    .execute(conn)
+    .await;
+    match inserted {
+        Ok(done) => Ok(StoredMessage {
+            seq: done.last_insert_rowid() as u64,
+            ..message
+        }),
+        Err(e) if is_unique_violation(&e) => Err(HubError::Conflict(format!(
+            "{:?} already sent a message with client id {:?}",
+            message.sender, message.client_id
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
 impl Store {
     /// The message `sender` already sent with `client_id`, if any.
+    #[cfg(test)]
     pub async fn message_by_client_id(
         &self,
         sender: &str,
         client_id: &str,
     ) -> Result<Option<StoredMessage>, HubError> {
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM messages WHERE sender = ? AND client_id = ?"
-        ))
-        .bind(sender)
-        .bind(client_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(message_from_row).transpose()
+        message_by_client_id(&mut *self.conn().await?, sender, client_id).await
     }
 
     /// Stores a message and returns it with its sequence. A (sender, client id) stored
     /// before is a [`HubError::Conflict`]; callers look it up first to answer with it.
+    #[cfg(test)]
     pub async fn insert_message(&self, message: NewMessage) -> Result<StoredMessage, HubError> {
-        let (kind, key) = conversation_key(&message.target, &message.sender);
-        let recipient = match &message.target {
-            Target::Direct { recipient } => Some(recipient.as_str()),
-            Target::Group { .. } => None,
-        };
-        let json = |v: &serde_json::Value| serde_json::to_string(v).expect("JSON values serialize");
-        let content = serde_json::to_string(&message.content).expect("content serializes");
-        let reply_to = message
-            .reply_to
-            .as_ref()
-            .map(|r| serde_json::to_string(r).expect("refs serialize"));
-        let extra = (!message.extra.is_null()).then(|| json(&message.extra));
-        let inserted = sqlx::query(
-            "INSERT INTO messages (id, conv_kind, conv_key, sender, recipient, client_id, content, reply_to, extra, time_ms)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&message.id)
-        .bind(kind)
-        .bind(&key)
-        .bind(&message.sender)
-        .bind(recipient)
-        .bind(&message.client_id)
-        .bind(content)
-        .bind(reply_to)
-        .bind(extra)
-        .bind(message.time_ms)
-        .execute(&self.pool)
-        .await;
-        match inserted {
-            Ok(done) => Ok(StoredMessage {
-                seq: done.last_insert_rowid() as u64,
-                ..message
-            }),
-            Err(e) if is_unique_violation(&e) => Err(HubError::Conflict(format!(
-                "{:?} already sent a message with client id {:?}",
-                message.sender, message.client_id
-            ))),
-            Err(e) => Err(e.into()),
-        }
+        insert_message(&mut *self.conn().await?, message).await
     }
 
     /// Up to `limit` messages of one conversation shown to `viewer`, after `after_seq` and

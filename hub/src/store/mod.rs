@@ -4,7 +4,7 @@ mod events;
 pub(crate) mod friends;
 pub(crate) mod group_requests;
 pub(crate) mod groups;
-mod messages;
+pub(crate) mod messages;
 pub(crate) mod profiles;
 pub(crate) mod recall;
 pub(crate) mod receipts;
@@ -78,6 +78,14 @@ impl Store {
     /// step leaves nothing behind.
     pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, HubError> {
         Ok(self.pool.begin().await?)
+    }
+
+    /// A transaction that holds the database's write lock from its start (waiting for it
+    /// as long as the busy timeout), so that its reads and its writes see one state.
+    pub async fn begin_immediate(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, HubError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     /// A connection for reads that need several queries.
