@@ -2,7 +2,7 @@
 //! of committed messages and events to them.
 
 use crate::events::StoredEvent;
-use crate::message::StoredMessage;
+use crate::message::{StoredMessage, Target};
 use crate::protocol;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -241,11 +241,19 @@ impl Registry {
         origin: Option<SessionId>,
     ) {
         let mut devices = Vec::new();
+        // Every member sees a group message alike: render its frame once, not per member.
+        let shared = match message.target {
+            Target::Group { .. } => Some(protocol::message_frame(message.view_for(""))),
+            Target::Direct { .. } => None,
+        };
         for user in audience {
             devices.extend(self.fan_out(
                 user,
                 origin,
-                || protocol::message_frame(message.view_for(user)),
+                || match &shared {
+                    Some(frame) => frame.clone(),
+                    None => protocol::message_frame(message.view_for(user)),
+                },
                 &Pushed::Message(message.clone()),
             ));
         }
@@ -319,7 +327,6 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::Target;
     use parley_engine::model::Content;
 
     fn message(seq: u64) -> Arc<StoredMessage> {
