@@ -15,7 +15,8 @@
 //! side is saturated. After each phase the bench waits for every expected delivery and
 //! fails on any error answer or closed socket.
 //!
-//! Run: `cargo bench -p parley-hub --bench ws_load` (add `-- --quick` for short phases).
+//! Run: `cargo bench -p parley-hub --bench ws_load` (add `-- --quick` for short phases,
+//! `-- --rate N` to measure latency at N messages/s instead of half the full rate).
 
 use actix_web::{App, HttpServer};
 use futures_util::stream::{SplitSink, SplitStream};
@@ -294,6 +295,12 @@ async fn drain(counters: &Counters, what: &str) {
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let (warm, window) = if quick { (1, 3) } else { (2, 10) };
+    let args: Vec<String> = std::env::args().collect();
+    let rate: Option<f64> = args
+        .iter()
+        .position(|a| a == "--rate")
+        .and_then(|i| args.get(i + 1))
+        .map(|r| r.parse().expect("--rate takes messages per second"));
     let config = HubConfig {
         users: (0..CLIENTS)
             .map(|i| HubUserConfig {
@@ -376,8 +383,8 @@ fn main() {
             (cpu1.0 - cpu0.0) / secs
         );
 
-        // Phase 2: half of that message rate, open loop.
-        let every = Duration::from_secs_f64(CLIENTS as f64 / (messages / 2.0));
+        // Phase 2: half of that message rate (or `--rate N` messages/s), open loop.
+        let every = Duration::from_secs_f64(CLIENTS as f64 / rate.unwrap_or(messages / 2.0));
         let acked_before = counters.acked.load(Relaxed);
         let delivered_before = counters.delivered.load(Relaxed);
         let cpu0 = cpu_split();
