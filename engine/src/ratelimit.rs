@@ -1,8 +1,10 @@
 //! Send limits per connection and per kind of call, enforced with `governor` (GCRA).
 //!
-//! Limits pace calls evenly (a burst of one): `per_second = 50` means one call every 20 ms,
-//! so no window of a second or a minute ever sees more than the limit (plus the one call
-//! at its edge). A command must pass every limit whose `commands` list names it (an empty
+//! Limits pace calls evenly: `per_second = 50` means one call every 20 ms, so no window of
+//! a second or a minute ever sees more than the limit (plus the burst at its edge). The
+//! burst is one call, or 10 ms worth of calls at rates above 100 per second: slots shorter
+//! than a timer tick would otherwise be missed for good and the achieved rate would fall
+//! short of the limit. A command must pass every limit whose `commands` list names it (an empty
 //! list names every command).
 
 use crate::adapter::RateLimit;
@@ -10,6 +12,9 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+/// How much of a high rate may be used at once (see the module's comment).
+const BURST_SPAN: Duration = Duration::from_millis(10);
 
 struct Limiter {
     commands: Vec<String>,
@@ -41,9 +46,13 @@ impl SendGate {
                 let Some(rate) = rate else { continue };
                 let rate = NonZeroU32::new(rate)
                     .ok_or_else(|| format!("rate limit #{} has a rate of 0", i + 1))?;
+                let burst = NonZeroU32::new(
+                    (u128::from(rate.get()) * BURST_SPAN.as_millis() / window.as_millis()) as u32,
+                )
+                .unwrap_or(NonZeroU32::MIN);
                 let quota = Quota::with_period(window / rate.get())
                     .expect("a positive period")
-                    .allow_burst(NonZeroU32::MIN);
+                    .allow_burst(burst);
                 limiters.push(Limiter {
                     commands: limit.commands.clone(),
                     limiter: RateLimiter::direct(quota),
@@ -116,6 +125,21 @@ mod tests {
                 .contains("#2 has a rate of 0")
         );
         assert!(SendGate::new(&[]).unwrap().is_unlimited());
+    }
+
+    /// Calls let through at once, without waiting, from a fresh gate.
+    fn burst(limit: RateLimit) -> usize {
+        let gate = SendGate::new(&[limit]).unwrap();
+        let l = &gate.limiters[0].limiter;
+        (0..1000).take_while(|_| l.check().is_ok()).count()
+    }
+
+    #[test]
+    fn high_rates_may_use_ten_milliseconds_at_once_low_rates_one_call() {
+        assert_eq!(burst(limit(&[], Some(2000), None)), 20);
+        assert_eq!(burst(limit(&[], Some(150), None)), 1);
+        assert_eq!(burst(limit(&[], Some(50), None)), 1);
+        assert_eq!(burst(limit(&[], None, Some(6000))), 1);
     }
 
     #[tokio::test]
