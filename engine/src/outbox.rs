@@ -280,7 +280,7 @@ fn report(results: &WeakIntake, entry: &OutboxEntry, result: CommandResult) {
 }
 
 /// Commands with the same key are sent in order; different keys may overtake each other.
-fn order_key(command: &Command) -> String {
+pub fn order_key(command: &Command) -> String {
     match command {
         Command::Send { to, .. } | Command::Forward { to, .. } => to.to_string(),
         Command::Edit { conversation, .. }

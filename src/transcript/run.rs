@@ -18,6 +18,7 @@ use parley_engine::model::{
     Command, CommandResult, ConnectionId, Content, ConversationId, ConversationKind, Envelope,
     Event, EventId, ScheduleId,
 };
+use parley_engine::outbox::order_key;
 use parley_engine::store::{OutboxEntry, Store};
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
@@ -468,33 +469,6 @@ impl<D: Driver> Runner<'_, D> {
     }
 }
 
-/// Commands with the same key reach the platform in the order they were queued (the
-/// outbox's lanes); different keys may overtake each other.
-fn lane(command: &Command) -> String {
-    match command {
-        Command::Send { to, .. } | Command::Forward { to, .. } => to.to_string(),
-        Command::Edit { conversation, .. }
-        | Command::Recall { conversation, .. }
-        | Command::MarkRead { conversation, .. }
-        | Command::FetchHistory { conversation, .. } => conversation.to_string(),
-        Command::Typing { to, .. } => ConversationId::direct(to.as_str()).to_string(),
-        Command::Invite { group, .. }
-        | Command::Kick { group, .. }
-        | Command::Mute { group, .. }
-        | Command::Unmute { group, .. }
-        | Command::MuteAll { group }
-        | Command::UnmuteAll { group }
-        | Command::SetAdmin { group, .. }
-        | Command::TransferOwner { group, .. }
-        | Command::SetGroupInfo { group, .. }
-        | Command::SetAnnouncement { group, .. }
-        | Command::JoinGroup { group, .. }
-        | Command::LeaveGroup { group }
-        | Command::Dismiss { group } => ConversationId::group(group.as_str()).to_string(),
-        _ => String::new(),
-    }
-}
-
 /// The outbox entries in queue order, each shown as the platform call that carried it out
 /// (the next call of its lane, when it is a call for the same kind of command). A command
 /// the platform never saw, and a call no command explains, are shown with what is wrong.
@@ -503,7 +477,7 @@ fn merge(entries: &[OutboxEntry], calls: Vec<PlatformCall>) -> Result<Vec<Actual
     let mut unexplained = Vec::new();
     for call in calls {
         match call.command {
-            Some(c) => lanes.entry(lane(&c)).or_default().push_back(c),
+            Some(c) => lanes.entry(order_key(&c)).or_default().push_back(c),
             None => unexplained.push(Actual::Command {
                 name: "call".into(),
                 fields: Value::String(call.raw),
@@ -515,7 +489,7 @@ fn merge(entries: &[OutboxEntry], calls: Vec<PlatformCall>) -> Result<Vec<Actual
     for e in entries {
         let command = &e.command.command;
         let failed = failure(&e.result)?;
-        let call = lanes.get_mut(&lane(command)).and_then(|q| {
+        let call = lanes.get_mut(&order_key(command)).and_then(|q| {
             q.front()
                 .is_some_and(|c| c.name() == command.name())
                 .then(|| q.pop_front())
