@@ -9,24 +9,6 @@ use parley_engine::model::*;
 use serde_json::json;
 use support::*;
 
-fn cmd(key: &str, command: Command) -> OutboundCommand {
-    OutboundCommand {
-        connection: "tc".into(),
-        idempotency_key: key.into(),
-        command,
-    }
-}
-
-fn send(to: ConversationId, text: &str) -> Command {
-    Command::Send {
-        to,
-        content: Content::text(text),
-        reply_to: None,
-        options: SendOptions::default(),
-        as_user: None,
-    }
-}
-
 fn history(conversation: ConversationId, before: Option<MessageRef>, limit: u32) -> Command {
     Command::FetchHistory {
         conversation,

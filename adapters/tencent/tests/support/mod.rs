@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use parley_engine::model::{Command, Content, ConversationId, OutboundCommand, SendOptions};
 pub use parley_tencent::testing::*;
 use parley_tencent::{TencentAdapter, TencentConfig};
 use parley_vendor::Clock;
@@ -14,4 +15,24 @@ pub fn adapter_with(config: TencentConfig, clock: Clock) -> Arc<TencentAdapter> 
 
 pub fn adapter(rest_url: &str) -> Arc<TencentAdapter> {
     adapter_with(config(rest_url), Clock::system())
+}
+
+/// A command on the connection `tc` with the idempotency key `key`.
+pub fn cmd(key: &str, command: Command) -> OutboundCommand {
+    OutboundCommand {
+        connection: "tc".into(),
+        idempotency_key: key.into(),
+        command,
+    }
+}
+
+/// A plain text send.
+pub fn send(to: ConversationId, text: &str) -> Command {
+    Command::Send {
+        to,
+        content: Content::text(text),
+        reply_to: None,
+        options: SendOptions::default(),
+        as_user: None,
+    }
 }
