@@ -198,7 +198,7 @@ impl Config {
                 }
             }
         }
-        parley_engine::scheduler::Timing::cron("0 0 * * *", &self.bots.options.timezone)
+        parley_engine::scheduler::time_zone(&self.bots.options.timezone)
             .map_err(|e| anyhow::anyhow!("bots.timezone: {e}"))?;
         let mut names = std::collections::HashSet::new();
         for s in &self.schedules {

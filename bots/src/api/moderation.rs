@@ -5,7 +5,8 @@ use super::ctx::{Ctx, RhaiResult};
 use parley_engine::model::{Command, GroupId, GroupInfoPatch, UserId};
 use rhai::{Array, Dynamic, Engine, Map};
 
-fn group(name: &str) -> GroupId {
+/// A group named by a script: `lobby` or `group:lobby`.
+pub(crate) fn group(name: &str) -> GroupId {
     GroupId::new(name.strip_prefix("group:").unwrap_or(name))
 }
 

@@ -4,12 +4,9 @@
 //! query, `r.output` holds the answer).
 
 use super::ctx::Ctx;
-use parley_engine::model::{Command, GroupId, UserId};
+use super::moderation::group;
+use parley_engine::model::{Command, UserId};
 use rhai::Engine;
-
-fn group(name: &str) -> GroupId {
-    GroupId::new(name.strip_prefix("group:").unwrap_or(name))
-}
 
 pub(crate) fn register(engine: &mut Engine) {
     engine

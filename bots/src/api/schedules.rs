@@ -97,40 +97,51 @@ fn current(context: &NativeCallContext, what: &str) -> RhaiResult<Ctx> {
         .ok_or_else(|| format!("{what}: only a handler may schedule (not an interceptor or the script's top level)").into())
 }
 
+/// `schedule(cron, handler, payload, tz)` with the parts a call may leave out.
+fn by_cron(
+    ctx: &Ctx,
+    cron: &str,
+    handler: &str,
+    payload: Dynamic,
+    tz: Option<&str>,
+) -> RhaiResult<String> {
+    ctx.schedule(ctx.cron(cron, tz), handler, payload, "schedule")
+}
+
+/// `schedule_once(at, handler, payload)`.
+fn once(ctx: &Ctx, at: Dynamic, handler: &str, payload: Dynamic) -> RhaiResult<String> {
+    let when = When::Once {
+        at_ms: at_ms(&at, "schedule_once")?,
+    };
+    ctx.schedule(when, handler, payload, "schedule_once")
+}
+
 pub(crate) fn register(engine: &mut Engine) {
     // ctx.schedule(...) and friends.
     engine
         .register_fn("schedule", |ctx: &mut Ctx, cron: &str, handler: &str| {
-            ctx.schedule(ctx.cron(cron, None), handler, Dynamic::UNIT, "schedule")
+            by_cron(ctx, cron, handler, Dynamic::UNIT, None)
         })
         .register_fn(
             "schedule",
             |ctx: &mut Ctx, cron: &str, handler: &str, payload: Dynamic| {
-                ctx.schedule(ctx.cron(cron, None), handler, payload, "schedule")
+                by_cron(ctx, cron, handler, payload, None)
             },
         )
         .register_fn(
             "schedule",
             |ctx: &mut Ctx, cron: &str, handler: &str, payload: Dynamic, tz: &str| {
-                ctx.schedule(ctx.cron(cron, Some(tz)), handler, payload, "schedule")
+                by_cron(ctx, cron, handler, payload, Some(tz))
             },
         )
         .register_fn(
             "schedule_once",
-            |ctx: &mut Ctx, at: Dynamic, handler: &str| {
-                let when = When::Once {
-                    at_ms: at_ms(&at, "schedule_once")?,
-                };
-                ctx.schedule(when, handler, Dynamic::UNIT, "schedule_once")
-            },
+            |ctx: &mut Ctx, at: Dynamic, handler: &str| once(ctx, at, handler, Dynamic::UNIT),
         )
         .register_fn(
             "schedule_once",
             |ctx: &mut Ctx, at: Dynamic, handler: &str, payload: Dynamic| {
-                let when = When::Once {
-                    at_ms: at_ms(&at, "schedule_once")?,
-                };
-                ctx.schedule(when, handler, payload, "schedule_once")
+                once(ctx, at, handler, payload)
             },
         )
         .register_fn("cancel", |ctx: &mut Ctx, id: &str| ctx.cancel(id));
@@ -139,46 +150,41 @@ pub(crate) fn register(engine: &mut Engine) {
     engine
         .register_fn(
             "schedule",
-            |context: NativeCallContext, cron: &str, handler: &str| {
-                let ctx = current(&context, "schedule")?;
-                ctx.schedule(ctx.cron(cron, None), handler, Dynamic::UNIT, "schedule")
+            |c: NativeCallContext, cron: &str, handler: &str| {
+                by_cron(
+                    &current(&c, "schedule")?,
+                    cron,
+                    handler,
+                    Dynamic::UNIT,
+                    None,
+                )
             },
         )
         .register_fn(
             "schedule",
-            |context: NativeCallContext, cron: &str, handler: &str, payload: Dynamic| {
-                let ctx = current(&context, "schedule")?;
-                ctx.schedule(ctx.cron(cron, None), handler, payload, "schedule")
+            |c: NativeCallContext, cron: &str, handler: &str, payload: Dynamic| {
+                by_cron(&current(&c, "schedule")?, cron, handler, payload, None)
             },
         )
         .register_fn(
             "schedule",
-            |context: NativeCallContext, cron: &str, handler: &str, payload: Dynamic, tz: &str| {
-                let ctx = current(&context, "schedule")?;
-                ctx.schedule(ctx.cron(cron, Some(tz)), handler, payload, "schedule")
+            |c: NativeCallContext, cron: &str, handler: &str, payload: Dynamic, tz: &str| {
+                by_cron(&current(&c, "schedule")?, cron, handler, payload, Some(tz))
             },
         )
         .register_fn(
             "schedule_once",
-            |context: NativeCallContext, at: Dynamic, handler: &str| {
-                let ctx = current(&context, "schedule_once")?;
-                let when = When::Once {
-                    at_ms: at_ms(&at, "schedule_once")?,
-                };
-                ctx.schedule(when, handler, Dynamic::UNIT, "schedule_once")
+            |c: NativeCallContext, at: Dynamic, handler: &str| {
+                once(&current(&c, "schedule_once")?, at, handler, Dynamic::UNIT)
             },
         )
         .register_fn(
             "schedule_once",
-            |context: NativeCallContext, at: Dynamic, handler: &str, payload: Dynamic| {
-                let ctx = current(&context, "schedule_once")?;
-                let when = When::Once {
-                    at_ms: at_ms(&at, "schedule_once")?,
-                };
-                ctx.schedule(when, handler, payload, "schedule_once")
+            |c: NativeCallContext, at: Dynamic, handler: &str, payload: Dynamic| {
+                once(&current(&c, "schedule_once")?, at, handler, payload)
             },
         )
-        .register_fn("cancel", |context: NativeCallContext, id: &str| {
-            current(&context, "cancel")?.cancel(id)
+        .register_fn("cancel", |c: NativeCallContext, id: &str| {
+            current(&c, "cancel")?.cancel(id)
         });
 }

@@ -11,7 +11,7 @@ mod scripted;
 mod timing;
 
 pub use scripted::{ScheduleChange, ScriptSchedule, StoredSchedule, When};
-pub use timing::Timing;
+pub use timing::{time_zone, Timing};
 
 use crate::adapter::Intake;
 use crate::model::{ConnectionId, ConversationId, Envelope, Event, EventId, ScheduleId};

@@ -4,6 +4,12 @@ use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use std::str::FromStr;
 
+/// An IANA time zone by name; the error names it.
+pub fn time_zone(name: &str) -> Result<Tz, String> {
+    Tz::from_str(name)
+        .map_err(|_| format!("unknown time zone `{name}` (use an IANA name like Asia/Shanghai)"))
+}
+
 #[derive(Clone, Debug)]
 pub enum Timing {
     Cron { cron: Box<cron::Schedule>, tz: Tz },
@@ -22,9 +28,7 @@ impl Timing {
         };
         let cron = cron::Schedule::from_str(&full)
             .map_err(|e| format!("invalid cron expression `{expression}`: {e}"))?;
-        let tz = Tz::from_str(timezone).map_err(|_| {
-            format!("unknown time zone `{timezone}` (use an IANA name like Asia/Shanghai)")
-        })?;
+        let tz = time_zone(timezone)?;
         if cron.after(&Utc::now().with_timezone(&tz)).next().is_none() {
             return Err(format!("`{expression}` never fires again"));
         }
