@@ -297,3 +297,95 @@ async fn a_failing_write_fails_alone_and_the_rest_of_its_batch_is_kept() {
         "nor its command"
     );
 }
+
+#[tokio::test]
+async fn writes_queued_together_are_each_recorded_as_if_alone() {
+    let (_dir, store) = open().await;
+    let conn = ConnectionId::from("hub");
+    // One write with an id twice: the second is a duplicate, as in separate writes.
+    let envelopes: Vec<Envelope> = (0..50)
+        .map(|i| envelope(&format!("e{i}"), "x"))
+        .chain([envelope("e7", "again")])
+        .collect();
+    let seqs = store.accept_inbound(&conn, &envelopes, None).await.unwrap();
+    assert!(seqs[..50].iter().all(Option::is_some));
+    assert_eq!(seqs[50], None);
+    for i in 0..10 {
+        store
+            .complete(Completion {
+                connection: conn.clone(),
+                conversation: Some(ConversationId::direct(format!("u{i}"))),
+                inbox_seq: None,
+                state: vec![("gone".into(), Some(json!(0)))],
+                commands: vec![],
+                jobs: vec![],
+                schedules: vec![],
+            })
+            .await
+            .unwrap();
+    }
+    // 50 completions queued at once: they share batches and their statements.
+    let completions = (0..50).map(|i| {
+        store.complete(Completion {
+            connection: conn.clone(),
+            conversation: Some(ConversationId::direct(format!("u{i}"))),
+            inbox_seq: seqs[i],
+            state: vec![("bot".into(), Some(json!({"n": i}))), ("gone".into(), None)],
+            commands: vec![
+                send(&format!("k{i}a")).into(),
+                send(&format!("k{i}b")).into(),
+            ],
+            jobs: vec![],
+            schedules: vec![],
+        })
+    });
+    for r in futures_util::future::join_all(completions).await {
+        r.unwrap();
+    }
+    assert!(store.unhandled(&conn).await.unwrap().is_empty());
+    for i in [0, 9, 49] {
+        let state = store
+            .load_state(&conn, &ConversationId::direct(format!("u{i}")))
+            .await
+            .unwrap();
+        assert_eq!(state.len(), 1, "the deleted state is gone: {state:?}");
+        assert_eq!(state["bot"], json!({"n": i}));
+    }
+    let outbox = store.outbox(&conn).await.unwrap();
+    assert_eq!(outbox.len(), 100);
+    // Each completion's commands in their order, next to each other.
+    for pair in outbox.chunks(2) {
+        let (a, b) = (
+            &pair[0].command.idempotency_key,
+            &pair[1].command.idempotency_key,
+        );
+        assert_eq!(a.trim_end_matches('a'), b.trim_end_matches('b'));
+    }
+    let answers = outbox.iter().enumerate().map(|(i, entry)| {
+        let result = if i % 2 == 0 {
+            CommandResult::Ok(crate::model::CommandOutput::Done)
+        } else {
+            CommandResult::Failed(crate::model::CommandError::new(
+                crate::model::ErrorKind::NotPermitted,
+                format!("no {i}"),
+            ))
+        };
+        let store = store.clone();
+        async move { store.finish_command(entry.id, &result).await }
+    });
+    for r in futures_util::future::join_all(answers).await {
+        r.unwrap();
+    }
+    let outbox = store.outbox(&conn).await.unwrap();
+    for (i, entry) in outbox.iter().enumerate() {
+        let (status, ok) = if i % 2 == 0 {
+            ("done", true)
+        } else {
+            ("failed", false)
+        };
+        assert_eq!(entry.status, status);
+        assert_eq!(entry.attempts, 1);
+        assert_eq!(matches!(entry.result, Some(CommandResult::Ok(_))), ok);
+    }
+    assert_eq!(store.pending_count(&conn).await.unwrap(), 0);
+}

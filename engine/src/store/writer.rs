@@ -7,6 +7,7 @@ use crate::scheduler::{script_key, ScheduleChange};
 use serde_json::Value;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{Connection, SqliteExecutor};
+use std::collections::HashMap;
 use tokio::sync::{mpsc, oneshot};
 
 /// At most this many queued writes share one transaction.
@@ -153,10 +154,32 @@ async fn commit_batch(conn: &mut SqliteConnection, batch: Vec<Write>) -> bool {
 /// The whole batch in one transaction; on any error, nothing of it is kept.
 async fn apply_all(conn: &mut SqliteConnection, batch: &[Write]) -> Result<Vec<Done>, StoreError> {
     let mut tx = conn.begin().await?;
+    // The completions and finished commands of the whole batch (most of its writes) go in
+    // a few set-wide statements: each statement is a round trip to SQLite's thread.
+    // Nothing in one batch depends on another of its writes: each conversation and each
+    // send waits for its previous write to commit before making the next.
+    let completions: Vec<&Completion> = batch
+        .iter()
+        .filter_map(|w| match w {
+            Write::Complete { completion, .. } => Some(completion),
+            _ => None,
+        })
+        .collect();
+    complete_all(&mut tx, &completions).await?;
+    let finished: Vec<Finished> = batch
+        .iter()
+        .filter_map(|w| match w {
+            Write::Finish {
+                id, status, result, ..
+            } => Some((*id, *status, result.as_str())),
+            _ => None,
+        })
+        .collect();
+    finish_all(&mut tx, &finished).await?;
     let mut done = Vec::with_capacity(batch.len());
     for w in batch {
         done.push(match w {
-            Write::Close { .. } => Done::Unit,
+            Write::Close { .. } | Write::Complete { .. } | Write::Finish { .. } => Done::Unit,
             w => apply(&mut tx, w).await?,
         });
     }
@@ -250,109 +273,33 @@ async fn apply(conn: &mut SqliteConnection, w: &Write) -> Result<Done, StoreErro
             received,
             ..
         } => {
-            let mut seqs = Vec::with_capacity(items.len());
-            for (event_id, envelope) in items {
-                let seq: Option<i64> = sqlx::query_scalar(
-                    "INSERT INTO inbox (connection, event_id, envelope, received_ms) VALUES (?, ?, ?, ?) \
-                     ON CONFLICT (connection, event_id) DO NOTHING RETURNING seq",
-                )
-                .bind(connection)
-                .bind(event_id)
-                .bind(envelope)
-                .bind(received)
-                .fetch_optional(&mut *conn)
-                .await?;
-                seqs.push(seq);
-            }
+            // One statement for all items; a duplicate id (stored before, or earlier in
+            // this write) gets no seq.
+            let rows: Vec<(String, i64)> = sqlx::query_as(
+                "INSERT INTO inbox (connection, event_id, envelope, received_ms) \
+                 SELECT ?, value->>0, value->>1, ? FROM json_each(?) WHERE true \
+                 ON CONFLICT (connection, event_id) DO NOTHING RETURNING event_id, seq",
+            )
+            .bind(connection)
+            .bind(received)
+            .bind(serde_json::to_string(items)?)
+            .fetch_all(&mut *conn)
+            .await?;
+            let mut stored: HashMap<String, i64> = rows.into_iter().collect();
+            let seqs = items.iter().map(|(id, _)| stored.remove(id)).collect();
             if let Some(cursor) = cursor {
                 save_cursor(&mut *conn, connection, cursor).await?;
             }
             Ok(Done::Accepted(seqs))
         }
-        Write::Complete { completion: c, .. } => {
-            let now = now_ms();
-            if let Some(seq) = c.inbox_seq {
-                sqlx::query("UPDATE inbox SET handled_ms = ? WHERE seq = ?")
-                    .bind(now)
-                    .bind(seq)
-                    .execute(&mut *conn)
-                    .await?;
-            }
-            if let Some(conversation) = &c.conversation {
-                let conversation = conversation.to_string();
-                for (bot, value) in &c.state {
-                    match value {
-                        Some(v) => {
-                            sqlx::query(
-                                "INSERT INTO bot_state (connection, conversation, bot, value, updated_ms) \
-                                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (connection, conversation, bot) \
-                                 DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms",
-                            )
-                            .bind(c.connection.as_str())
-                            .bind(&conversation)
-                            .bind(bot)
-                            .bind(serde_json::to_string(v)?)
-                            .bind(now)
-                            .execute(&mut *conn)
-                            .await?;
-                        }
-                        None => {
-                            sqlx::query("DELETE FROM bot_state WHERE connection = ? AND conversation = ? AND bot = ?")
-                                .bind(c.connection.as_str())
-                                .bind(&conversation)
-                                .bind(bot)
-                                .execute(&mut *conn)
-                                .await?;
-                        }
-                    }
-                }
-            }
-            let origin = c.inbox_seq.and(c.conversation.as_ref());
-            for Outgoing { command: cmd, bot } in &c.commands {
-                sqlx::query(
-                    "INSERT INTO outbox (connection, idempotency_key, command, created_ms, origin, origin_bot) VALUES (?, ?, ?, ?, ?, ?) \
-                     ON CONFLICT (connection, idempotency_key) DO NOTHING",
-                )
-                .bind(cmd.connection.as_str())
-                .bind(&cmd.idempotency_key)
-                .bind(serde_json::to_string(cmd)?)
-                .bind(now)
-                .bind(origin.map(ToString::to_string))
-                .bind(origin.and(bot.as_deref()))
-                .execute(&mut *conn)
-                .await?;
-            }
-            if let Some(conversation) = &c.conversation {
-                for change in &c.schedules {
-                    save_schedule_change(conn, c.connection.as_str(), conversation, change, now)
-                        .await?;
-                }
-            }
-            for job in &c.jobs {
-                let content = serde_json::to_string(&job.content)?;
-                let targets: Vec<String> = job.targets.iter().map(ToString::to_string).collect();
-                jobs::create_job(
-                    conn,
-                    c.connection.as_str(),
-                    &content,
-                    &targets,
-                    "bot",
-                    Some(&job.origin_key),
-                )
-                .await?;
-            }
+        Write::Complete { completion, .. } => {
+            complete_all(conn, &[completion]).await?;
             Ok(Done::Unit)
         }
         Write::Finish {
             id, status, result, ..
         } => {
-            sqlx::query("UPDATE outbox SET status = ?, result = ?, attempts = attempts + 1, finished_ms = ? WHERE id = ?")
-                .bind(status)
-                .bind(result)
-                .bind(now_ms())
-                .bind(id)
-                .execute(&mut *conn)
-                .await?;
+            finish_all(conn, &[(*id, *status, result.as_str())]).await?;
             Ok(Done::Unit)
         }
         Write::Attempt { id, result, .. } => {
@@ -380,6 +327,132 @@ async fn apply(conn: &mut SqliteConnection, w: &Write) -> Result<Done, StoreErro
         }
         Write::Close { .. } => Ok(Done::Unit),
     }
+}
+
+/// Records completions: inbox rows marked handled, bot states, outbox commands (in the
+/// order given, which is their send order), schedules and jobs.
+async fn complete_all(conn: &mut SqliteConnection, cs: &[&Completion]) -> Result<(), StoreError> {
+    if cs.is_empty() {
+        return Ok(());
+    }
+    let now = now_ms();
+    let handled: Vec<i64> = cs.iter().filter_map(|c| c.inbox_seq).collect();
+    if !handled.is_empty() {
+        sqlx::query(
+            "UPDATE inbox SET handled_ms = ? WHERE seq IN (SELECT value FROM json_each(?))",
+        )
+        .bind(now)
+        .bind(serde_json::to_string(&handled)?)
+        .execute(&mut *conn)
+        .await?;
+    }
+    let (mut saved, mut deleted) = (Vec::new(), Vec::new());
+    for c in cs {
+        let Some(conversation) = &c.conversation else {
+            continue;
+        };
+        let conversation = conversation.to_string();
+        for (bot, value) in &c.state {
+            let key = (c.connection.as_str(), conversation.clone(), bot.as_str());
+            match value {
+                Some(v) => saved.push((key, serde_json::to_string(v)?)),
+                None => deleted.push(key),
+            }
+        }
+    }
+    if !saved.is_empty() {
+        sqlx::query(
+            "INSERT INTO bot_state (connection, conversation, bot, value, updated_ms) \
+             SELECT value->0->>0, value->0->>1, value->0->>2, value->>1, ? FROM json_each(?) WHERE true \
+             ON CONFLICT (connection, conversation, bot) \
+             DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms",
+        )
+        .bind(now)
+        .bind(serde_json::to_string(&saved)?)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !deleted.is_empty() {
+        sqlx::query(
+            "DELETE FROM bot_state WHERE (connection, conversation, bot) IN \
+             (SELECT value->>0, value->>1, value->>2 FROM json_each(?))",
+        )
+        .bind(serde_json::to_string(&deleted)?)
+        .execute(&mut *conn)
+        .await?;
+    }
+    let mut commands = Vec::new();
+    for c in cs {
+        let origin = c
+            .inbox_seq
+            .and(c.conversation.as_ref())
+            .map(ToString::to_string);
+        for Outgoing { command, bot } in &c.commands {
+            commands.push((
+                command.connection.as_str(),
+                &command.idempotency_key,
+                serde_json::to_string(command)?,
+                origin.clone(),
+                origin.as_ref().and(bot.as_deref()),
+            ));
+        }
+    }
+    if !commands.is_empty() {
+        sqlx::query(
+            "INSERT INTO outbox (connection, idempotency_key, command, created_ms, origin, origin_bot) \
+             SELECT value->>0, value->>1, value->>2, ?, value->>3, value->>4 FROM json_each(?) WHERE true \
+             ON CONFLICT (connection, idempotency_key) DO NOTHING",
+        )
+        .bind(now)
+        .bind(serde_json::to_string(&commands)?)
+        .execute(&mut *conn)
+        .await?;
+    }
+    for c in cs {
+        let Some(conversation) = &c.conversation else {
+            continue;
+        };
+        for change in &c.schedules {
+            save_schedule_change(conn, c.connection.as_str(), conversation, change, now).await?;
+        }
+    }
+    for c in cs {
+        for job in &c.jobs {
+            let content = serde_json::to_string(&job.content)?;
+            let targets: Vec<String> = job.targets.iter().map(ToString::to_string).collect();
+            jobs::create_job(
+                conn,
+                c.connection.as_str(),
+                &content,
+                &targets,
+                "bot",
+                Some(&job.origin_key),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// A command's final answer: outbox id, status, result.
+type Finished<'a> = (i64, &'static str, &'a str);
+
+async fn finish_all(
+    conn: &mut SqliteConnection,
+    finished: &[Finished<'_>],
+) -> Result<(), StoreError> {
+    if finished.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE outbox SET status = f.value->>1, result = f.value->>2, attempts = attempts + 1, finished_ms = ? \
+         FROM json_each(?) AS f WHERE outbox.id = f.value->>0",
+    )
+    .bind(now_ms())
+    .bind(serde_json::to_string(finished)?)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 async fn save_cursor<'c>(
