@@ -175,14 +175,19 @@ pub(crate) async fn run(sender: Sender) {
     let mut in_flight: JoinSet<(String, bool)> = JoinSet::new();
     // Commands up to this id have been taken from the store.
     let mut after = 0i64;
+    // The store may hold commands not read yet: at start, after a wake, and after a read
+    // that filled the read-ahead. Reading only then spares a query per finished send.
+    let mut unread = true;
     let mut stopping = false;
     loop {
-        if !stopping && lanes.queued < READ_AHEAD {
+        if !stopping && unread && lanes.queued < READ_AHEAD {
+            let limit = READ_AHEAD - lanes.queued;
             match store
-                .pending_commands(&connection, after, (READ_AHEAD - lanes.queued) as i64)
+                .pending_commands(&connection, after, limit as i64)
                 .await
             {
                 Ok(batch) => {
+                    unread = batch.len() == limit;
                     for entry in batch {
                         after = after.max(entry.id);
                         lanes
@@ -244,7 +249,7 @@ pub(crate) async fn run(sender: Sender) {
                     None => {}
                 }
             }
-            _ = wake, if in_flight.is_empty() || lanes.queued < READ_AHEAD => {}
+            _ = wake, if in_flight.is_empty() || lanes.queued < READ_AHEAD => unread = true,
         }
     }
 }
