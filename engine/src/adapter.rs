@@ -67,10 +67,11 @@ pub enum IntakeError {
     Store(String),
 }
 
+/// Events delivered together: durable together (one store commit) or not at all.
 pub(crate) struct IntakeItem {
-    pub envelope: Envelope,
+    pub envelopes: Vec<Envelope>,
     pub cursor: Option<String>,
-    pub ack: oneshot::Sender<Result<Accepted, IntakeError>>,
+    pub ack: oneshot::Sender<Result<Vec<Accepted>, IntakeError>>,
 }
 
 /// Where an adapter delivers events for one connection. Bounded: `deliver` waits while the
@@ -111,10 +112,27 @@ impl Intake {
         envelope: Envelope,
         cursor: Option<String>,
     ) -> Result<Accepted, IntakeError> {
+        let accepted = self.deliver_batch(vec![envelope], cursor).await?;
+        Ok(accepted[0])
+    }
+
+    /// Delivers events read together (a feed's backlog, frames that arrived at once) in
+    /// order, and returns once all of them are durable: one store commit for the batch, so
+    /// an adapter that must deliver in order gets the throughput of group commit without
+    /// ever having two deliveries in flight. All or none are accepted. `cursor` belongs
+    /// to the last event. Keep batches to a few hundred events.
+    pub async fn deliver_batch(
+        &self,
+        envelopes: Vec<Envelope>,
+        cursor: Option<String>,
+    ) -> Result<Vec<Accepted>, IntakeError> {
+        if envelopes.is_empty() {
+            return Ok(Vec::new());
+        }
         let (ack, done) = oneshot::channel();
         self.tx
             .send(IntakeItem {
-                envelope,
+                envelopes,
                 cursor,
                 ack,
             })
@@ -134,12 +152,21 @@ impl Intake {
         let (tx, mut rx) = mpsc::channel::<IntakeItem>(capacity);
         let (out_tx, out_rx) = mpsc::channel(capacity);
         tokio::spawn(async move {
-            while let Some(item) = rx.recv().await {
-                if out_tx.send((item.envelope, item.cursor)).await.is_err() {
-                    let _ = item.ack.send(Err(IntakeError::Closed));
-                    break;
+            'items: while let Some(item) = rx.recv().await {
+                let n = item.envelopes.len();
+                for (i, envelope) in item.envelopes.into_iter().enumerate() {
+                    // The cursor goes with the batch's last event.
+                    let cursor = if i + 1 == n {
+                        item.cursor.clone()
+                    } else {
+                        None
+                    };
+                    if out_tx.send((envelope, cursor)).await.is_err() {
+                        let _ = item.ack.send(Err(IntakeError::Closed));
+                        break 'items;
+                    }
                 }
-                let _ = item.ack.send(Ok(Accepted::New));
+                let _ = item.ack.send(Ok(vec![Accepted::New; n]));
             }
         });
         (

@@ -694,3 +694,61 @@ async fn no_result_events_are_made_when_no_bot_handles_them() {
     let seen = seen.lock().unwrap().clone();
     assert!(seen.iter().all(|id| !id.starts_with("result:")), "{seen:?}");
 }
+
+#[actix_rt::test]
+async fn a_batch_is_accepted_in_order_with_one_answer_per_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("p.db")).await.unwrap();
+    let counter = Counter::new();
+    let adapter = RecordingAdapter::new();
+    let engine = Engine::start(
+        config(4, Duration::from_secs(60)),
+        store.clone(),
+        Arc::new(replying_handler(counter.clone())),
+        vec![(conn(), adapter.clone())],
+    )
+    .await
+    .unwrap();
+    let intake = engine.intake(&conn()).unwrap();
+    intake
+        .deliver(text_event("e0", ConversationId::direct("alice"), "0"), None)
+        .await
+        .unwrap();
+    let batch: Vec<_> = (0..6)
+        .map(|i| {
+            // Two conversations interleaved, and e0 again (already stored).
+            let who = if i % 2 == 0 { "alice" } else { "bob" };
+            text_event(
+                &format!("e{i}"),
+                ConversationId::direct(who),
+                &i.to_string(),
+            )
+        })
+        .collect();
+    let accepted = intake
+        .deliver_batch(batch, Some("cursor-6".into()))
+        .await
+        .unwrap();
+    let mut expected = vec![Accepted::New; 6];
+    expected[0] = Accepted::Duplicate;
+    assert_eq!(accepted, expected);
+    assert_eq!(
+        store.cursor(&conn()).await.unwrap().as_deref(),
+        Some("cursor-6"),
+        "the batch's cursor is saved with it"
+    );
+    counter.wait_for(6).await;
+    adapter.wait_executed(6).await;
+    drop(intake);
+    engine.shutdown().await;
+    let executed = adapter.executed.lock().unwrap();
+    let replies_to = |who: &str| -> Vec<String> {
+        executed
+            .iter()
+            .filter(|c| matches!(&c.command, Command::Send { to, .. } if *to == ConversationId::direct(who)))
+            .map(|c| c.idempotency_key.clone())
+            .collect()
+    };
+    assert_eq!(replies_to("alice"), ["e0#0", "e2#0", "e4#0"]);
+    assert_eq!(replies_to("bob"), ["e1#0", "e3#0", "e5#0"]);
+}

@@ -25,6 +25,8 @@ use tokio::task::JoinHandle;
 const BACKLOG_PAGE: u32 = 200;
 /// The wait before retrying after the database or the engine's store failed.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
+/// Live items waiting at once are delivered together, up to this many.
+const LIVE_BATCH: usize = 256;
 
 /// A Parley connection speaking as one hub user.
 pub struct HubAdapter {
@@ -229,7 +231,7 @@ impl Feed {
             event: Event::Connection(ConnectionState::Connected),
             raw: serde_json::Value::Null,
         };
-        if self.deliver(connected, None).await.is_err() {
+        if self.deliver(connected).await.is_err() {
             return;
         }
         loop {
@@ -244,14 +246,25 @@ impl Feed {
                     None => break,
                 },
             };
-            // Live items committed before the backlog query ended were delivered from it.
-            let delivered = match &pushed {
-                Pushed::Message(m) if m.seq <= self.delivered.message => continue,
-                Pushed::Message(m) => self.deliver_message(m).await,
-                Pushed::Event(e) if e.seq.is_some_and(|s| s <= self.delivered.event) => continue,
-                Pushed::Event(e) => self.deliver_event(e).await,
-            };
-            if delivered.is_err() {
+            // Whatever else is already waiting goes in the same delivery: one store commit.
+            let mut waiting = vec![pushed];
+            while waiting.len() < LIVE_BATCH {
+                match live.try_recv() {
+                    Ok(more) => waiting.push(more),
+                    Err(_) => break,
+                }
+            }
+            let mut batch = Batch::new(self.delivered);
+            for pushed in &waiting {
+                // Live items committed before the backlog query ended were delivered from it.
+                match pushed {
+                    Pushed::Message(m) if m.seq <= batch.at.message => {}
+                    Pushed::Message(m) => batch.message(self.message_envelope(m), m.seq),
+                    Pushed::Event(e) if e.seq.is_some_and(|s| s <= batch.at.event) => {}
+                    Pushed::Event(e) => batch.event(self.event_envelope(e), e.seq),
+                }
+            }
+            if self.deliver_batch(batch).await.is_err() {
                 return;
             }
         }
@@ -273,7 +286,7 @@ impl Feed {
             event: Event::Connection(ConnectionState::Kicked),
             raw: serde_json::Value::Null,
         };
-        let _ = self.deliver(kicked, None).await;
+        let _ = self.deliver(kicked).await;
     }
 
     /// Delivers what was stored after the cursor: messages and events merged by time.
@@ -301,6 +314,7 @@ impl Feed {
                 return Ok(());
             }
             let (mut messages, mut events) = (messages.iter().peekable(), events.iter().peekable());
+            let mut batch = Batch::new(self.delivered);
             loop {
                 let message_first = match (messages.peek(), events.peek()) {
                     (Some(m), Some(e)) => m.time_ms <= e.time_ms,
@@ -313,20 +327,21 @@ impl Feed {
                     if m.sender == self.user {
                         // The bot's own messages sent while Parley was down are history;
                         // skipped (the position still moves on, or the page repeats).
-                        self.delivered.message = m.seq;
+                        batch.skip_message(m.seq);
                         continue;
                     }
-                    self.deliver_message(m).await?;
+                    batch.message(self.message_envelope(m), m.seq);
                 } else {
                     let e = events.next().expect("peeked");
-                    self.deliver_event(e).await?;
+                    batch.event(self.event_envelope(e), e.seq);
                 }
             }
+            self.deliver_batch(batch).await?;
         }
     }
 
-    async fn deliver_message(&mut self, message: &StoredMessage) -> Result<(), IntakeError> {
-        let envelope = Envelope {
+    fn message_envelope(&self, message: &StoredMessage) -> Envelope {
+        Envelope {
             id: EventId(format!("msg:{}", message.id)),
             connection: self.connection.clone(),
             time_ms: message.time_ms,
@@ -334,16 +349,11 @@ impl Feed {
             from_self: message.sender == self.user,
             event: Event::Message(message.view_for(&self.user)),
             raw: serde_json::Value::Null,
-        };
-        let at = Position {
-            message: message.seq,
-            ..self.delivered
-        };
-        self.deliver(envelope, Some(at)).await
+        }
     }
 
-    async fn deliver_event(&mut self, event: &StoredEvent) -> Result<(), IntakeError> {
-        let envelope = Envelope {
+    fn event_envelope(&self, event: &StoredEvent) -> Envelope {
+        Envelope {
             id: EventId(format!("ev:{}", event.id)),
             connection: self.connection.clone(),
             time_ms: event.time_ms,
@@ -351,40 +361,77 @@ impl Feed {
             from_self: event.is_from_self(),
             event: event.event.clone(),
             raw: serde_json::Value::Null,
-        };
-        // Live-only events (typing, presence) move no cursor.
-        let at = event.seq.map(|seq| Position {
-            event: seq,
-            ..self.delivered
-        });
-        self.deliver(envelope, at).await
+        }
     }
 
-    /// Delivers one envelope; retries while the engine's store fails, gives up when the
+    /// Delivers a batch in one store commit and moves the position past it; retries while
+    /// the engine's store fails (the events are deduplicated by id), gives up when the
     /// engine is shutting down.
-    async fn deliver(
-        &mut self,
-        envelope: Envelope,
-        at: Option<Position>,
-    ) -> Result<(), IntakeError> {
+    async fn deliver_batch(&mut self, batch: Batch) -> Result<(), IntakeError> {
+        if batch.envelopes.is_empty() {
+            self.delivered = batch.at;
+            return Ok(());
+        }
+        let cursor = batch.moved.then(|| batch.at.cursor());
         loop {
             match self
                 .intake
-                .deliver(envelope.clone(), at.map(Position::cursor))
+                .deliver_batch(batch.envelopes.clone(), cursor.clone())
                 .await
             {
                 Ok(_) => {
-                    if let Some(at) = at {
-                        self.delivered = at;
-                    }
+                    self.delivered = batch.at;
                     return Ok(());
                 }
                 Err(IntakeError::Closed) => return Err(IntakeError::Closed),
                 Err(IntakeError::Store(e)) => {
-                    tracing::error!(connection = %self.connection, error = %e, "engine store refused a hub event; retrying");
+                    tracing::error!(connection = %self.connection, error = %e, "engine store refused hub events; retrying");
                     tokio::time::sleep(RETRY_AFTER).await;
                 }
             }
+        }
+    }
+
+    /// Delivers one envelope that moves no position (connection state changes).
+    async fn deliver(&mut self, envelope: Envelope) -> Result<(), IntakeError> {
+        let mut batch = Batch::new(self.delivered);
+        batch.envelopes.push(envelope);
+        self.deliver_batch(batch).await
+    }
+}
+
+/// Envelopes to deliver together and the position the feed reaches once they are durable.
+struct Batch {
+    envelopes: Vec<Envelope>,
+    at: Position,
+    /// Whether `at` moved: live-only events (typing, presence) move no cursor.
+    moved: bool,
+}
+
+impl Batch {
+    fn new(at: Position) -> Self {
+        Batch {
+            envelopes: Vec::new(),
+            at,
+            moved: false,
+        }
+    }
+
+    fn message(&mut self, envelope: Envelope, seq: u64) {
+        self.envelopes.push(envelope);
+        self.skip_message(seq);
+    }
+
+    fn skip_message(&mut self, seq: u64) {
+        self.at.message = seq;
+        self.moved = true;
+    }
+
+    fn event(&mut self, envelope: Envelope, seq: Option<u64>) {
+        self.envelopes.push(envelope);
+        if let Some(seq) = seq {
+            self.at.event = seq;
+            self.moved = true;
         }
     }
 }

@@ -4,7 +4,7 @@
 use super::router::{dispatch, RouteKey, Router};
 use super::Dispatch;
 use crate::adapter::{Accepted, IntakeError, IntakeItem};
-use crate::model::{ConnectionId, Envelope, Event};
+use crate::model::{ConnectionId, Event};
 use crate::monitor::Counters;
 use crate::store::Store;
 use actix::prelude::*;
@@ -53,22 +53,25 @@ impl Actor for ConnectionActor {
                     if !pending.is_empty() {
                         tracing::info!(connection = %id, events = pending.len(), "replaying events not handled before the last stop");
                     }
-                    for p in pending {
-                        let key = RouteKey {
-                            connection: id.clone(),
-                            conversation: p.envelope.route(),
-                        };
-                        if dispatch(
-                            &router,
-                            key,
-                            Dispatch {
-                                seq: p.seq,
-                                envelope: Arc::new(p.envelope),
-                            },
-                        )
-                        .await
-                        .is_err()
-                        {
+                    // In slices, so that the router is not asked for thousands at once.
+                    let mut pending = pending.into_iter().peekable();
+                    while pending.peek().is_some() {
+                        let slice = pending
+                            .by_ref()
+                            .take(INTAKE_BATCH)
+                            .map(|p| {
+                                let key = RouteKey {
+                                    connection: id.clone(),
+                                    conversation: p.envelope.route(),
+                                };
+                                let event = Dispatch {
+                                    seq: p.seq,
+                                    envelope: Arc::new(p.envelope),
+                                };
+                                (key, event)
+                            })
+                            .collect();
+                        if dispatch(&router, slice).await.is_err() {
                             break;
                         }
                     }
@@ -108,19 +111,21 @@ async fn intake(
     items: Vec<IntakeItem>,
 ) {
     let cursor = items.iter().rev().find_map(|i| i.cursor.clone());
-    let (envelopes, acks): (Vec<Envelope>, Vec<_>) = items
-        .into_iter()
-        .map(|mut i| {
-            // The connection id is ours, whatever the adapter put there.
-            i.envelope.connection = id.clone();
-            (i.envelope, i.ack)
-        })
-        .unzip();
+    let mut envelopes = Vec::new();
+    let mut acks = Vec::with_capacity(items.len());
+    for item in items {
+        acks.push((item.ack, item.envelopes.len()));
+        // The connection id is ours, whatever the adapter put there.
+        envelopes.extend(item.envelopes.into_iter().map(|mut e| {
+            e.connection = id.clone();
+            e
+        }));
+    }
     let seqs = match store.accept_inbound(&id, &envelopes, cursor).await {
         Ok(seqs) => seqs,
         Err(e) => {
             tracing::error!(connection = %id, error = %e, "cannot record inbound events; refusing them");
-            for ack in acks {
+            for (ack, _) in acks {
                 let _ = ack.send(Err(IntakeError::Store(e.to_string())));
             }
             return;
@@ -132,13 +137,19 @@ async fn intake(
             counters.connection_state(&id, state.name());
         }
     }
-    for (ack, seq) in acks.into_iter().zip(&seqs) {
-        let _ = ack.send(Ok(if seq.is_some() {
-            Accepted::New
-        } else {
-            Accepted::Duplicate
-        }));
+    let mut answered = seqs.iter();
+    for (ack, n) in acks {
+        let accepted = answered
+            .by_ref()
+            .take(n)
+            .map(|seq| match seq {
+                Some(_) => Accepted::New,
+                None => Accepted::Duplicate,
+            })
+            .collect();
+        let _ = ack.send(Ok(accepted));
     }
+    let mut fresh = Vec::with_capacity(envelopes.len());
     for (envelope, seq) in envelopes.into_iter().zip(seqs) {
         let Some(seq) = seq else {
             tracing::debug!(connection = %id, event = %envelope.id, "duplicate event ignored");
@@ -148,19 +159,13 @@ async fn intake(
             connection: id.clone(),
             conversation: envelope.route(),
         };
-        if dispatch(
-            &router,
-            key,
-            Dispatch {
-                seq,
-                envelope: Arc::new(envelope),
-            },
-        )
-        .await
-        .is_err()
-        {
-            // Shutting down: the event stays unhandled in the inbox and is replayed at the next start.
-            return;
-        }
+        let event = Dispatch {
+            seq,
+            envelope: Arc::new(envelope),
+        };
+        fresh.push((key, event));
     }
+    // On failure the engine is shutting down: the events stay unhandled in the inbox and
+    // are replayed at the next start.
+    let _ = dispatch(&router, fresh).await;
 }

@@ -132,27 +132,37 @@ impl Router {
 #[error("the router is shutting down")]
 pub struct RouterClosed;
 
-/// Asks for the mailbox of a conversation's actor, creating the actor if needed. Each
-/// lookup counts as one event handed to that actor.
+/// Asks for the mailboxes of conversations' actors, creating the actors if needed, in the
+/// order of the keys. Each key counts as one event handed to that actor. One message for
+/// a whole intake batch: a round trip to the router per event costs more than the event.
 #[derive(Message)]
-#[rtype(result = "Result<mpsc::Sender<Dispatch>, RouterClosed>")]
-pub(crate) struct Lookup(pub RouteKey);
+#[rtype(result = "Result<Vec<mpsc::Sender<Dispatch>>, RouterClosed>")]
+pub(crate) struct Lookup(pub Vec<RouteKey>);
 
 impl Handler<Lookup> for Router {
-    type Result = Result<mpsc::Sender<Dispatch>, RouterClosed>;
+    type Result = Result<Vec<mpsc::Sender<Dispatch>>, RouterClosed>;
 
-    fn handle(&mut self, Lookup(key): Lookup, ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, Lookup(keys): Lookup, ctx: &mut Context<Self>) -> Self::Result {
         if self.draining {
             return Err(RouterClosed);
         }
+        Ok(keys
+            .into_iter()
+            .map(|key| self.mailbox_for(key, ctx.address()))
+            .collect())
+    }
+}
+
+impl Router {
+    fn mailbox_for(&mut self, key: RouteKey, router: Addr<Router>) -> mpsc::Sender<Dispatch> {
         let alive = self.entries.get(&key).is_some_and(|e| !e.tx.is_closed());
         if !alive {
-            let entry = self.spawn_actor(&key, ctx.address());
+            let entry = self.spawn_actor(&key, router);
             self.entries.insert(key.clone(), entry);
         }
         let entry = self.entries.get_mut(&key).expect("entry was just ensured");
         entry.dispatched += 1;
-        Ok(entry.tx.clone())
+        entry.tx.clone()
     }
 }
 
@@ -223,22 +233,35 @@ impl Handler<Drain> for Router {
     }
 }
 
-/// Hands one event to its conversation's actor, waiting while that actor's mailbox is
-/// full. If the actor stopped between the lookup and the send, the event comes back and
-/// goes to its successor.
+/// Hands events to their conversations' actors in order, waiting while a mailbox is full.
+/// If an actor stopped between the lookup and the send, its event comes back and goes to
+/// its successor.
 pub(crate) async fn dispatch(
     router: &Addr<Router>,
-    key: RouteKey,
-    mut event: Dispatch,
+    events: Vec<(RouteKey, Dispatch)>,
 ) -> Result<(), RouterClosed> {
-    loop {
-        let tx = router
-            .send(Lookup(key.clone()))
-            .await
-            .map_err(|_| RouterClosed)??;
-        match tx.send(event).await {
-            Ok(()) => return Ok(()),
-            Err(mpsc::error::SendError(back)) => event = back,
+    let keys = events.iter().map(|(key, _)| key.clone()).collect();
+    let mailboxes = router
+        .send(Lookup(keys))
+        .await
+        .map_err(|_| RouterClosed)??;
+    for ((key, event), tx) in events.into_iter().zip(mailboxes) {
+        let mut event = match tx.send(event).await {
+            Ok(()) => continue,
+            Err(mpsc::error::SendError(back)) => back,
+        };
+        loop {
+            let tx = router
+                .send(Lookup(vec![key.clone()]))
+                .await
+                .map_err(|_| RouterClosed)??
+                .pop()
+                .expect("one mailbox per key");
+            match tx.send(event).await {
+                Ok(()) => break,
+                Err(mpsc::error::SendError(back)) => event = back,
+            }
         }
     }
+    Ok(())
 }
