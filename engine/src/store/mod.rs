@@ -5,6 +5,7 @@
 //! commits whatever writes are waiting in a single transaction (group commit), so many
 //! conversations finishing events at once cost one fsync, not one each.
 
+mod bulk;
 mod jobs;
 mod prune;
 mod schedules;

@@ -389,3 +389,57 @@ async fn writes_queued_together_are_each_recorded_as_if_alone() {
     }
     assert_eq!(store.pending_count(&conn).await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn a_write_failing_after_the_bulk_statements_fails_alone_too() {
+    let (_dir, store) = open().await;
+    let conn = ConnectionId::from("hub");
+    store.enqueue(vec![send("retry-me")]).await.unwrap();
+    let id = store.outbox(&conn).await.unwrap()[0].id;
+    sqlx::query(
+        "CREATE TRIGGER refuse_boom BEFORE UPDATE ON outbox WHEN NEW.result LIKE '%boom%' \
+         BEGIN SELECT RAISE(ABORT, 'boom refused'); END",
+    )
+    .execute(&store.pool)
+    .await
+    .unwrap();
+    let completions = (0..100).map(|i| {
+        store.complete(Completion {
+            connection: conn.clone(),
+            conversation: Some(ConversationId::direct(format!("u{i}"))),
+            inbox_seq: None,
+            state: vec![("bot".into(), Some(json!(i)))],
+            commands: vec![],
+            jobs: vec![],
+            schedules: vec![],
+        })
+    });
+    // Counting an attempt is applied after the bulk statements, in the same transaction.
+    let boom = CommandResult::Failed(crate::model::CommandError::new(
+        crate::model::ErrorKind::Unavailable,
+        "boom",
+    ));
+    let (attempt, completed) = tokio::join!(
+        store.count_attempt(id, &boom),
+        futures_util::future::join_all(completions)
+    );
+    assert!(
+        attempt.is_err_and(|e| e.to_string().contains("boom refused")),
+        "the bad write reports its error"
+    );
+    assert!(completed.iter().all(Result::is_ok), "{completed:?}");
+    for i in [0, 50, 99] {
+        let state = store
+            .load_state(&conn, &ConversationId::direct(format!("u{i}")))
+            .await
+            .unwrap();
+        assert_eq!(state["bot"], json!(i));
+    }
+    assert_eq!(store.outbox(&conn).await.unwrap()[0].attempts, 0);
+    // The writer is not left inside a transaction: later writes still commit.
+    store
+        .finish_command(id, &CommandResult::Ok(crate::model::CommandOutput::Done))
+        .await
+        .unwrap();
+    assert_eq!(store.pending_count(&conn).await.unwrap(), 0);
+}

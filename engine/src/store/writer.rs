@@ -1,13 +1,13 @@
 //! The store's single writer: group commit of whatever writes are queued.
 
+use super::bulk::{Rows, Stored, Wrap};
 use super::jobs::{self, JobStatus, RecipientOutcome};
 use super::{now_ms, StoreError};
 use crate::model::{ConnectionId, Content, ConversationId, OutboundCommand};
 use crate::scheduler::{script_key, ScheduleChange};
 use serde_json::Value;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
-use sqlx::{Connection, SqliteExecutor};
-use std::collections::HashMap;
+use sqlx::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 /// At most this many queued writes share one transaction.
@@ -153,38 +153,32 @@ async fn commit_batch(conn: &mut SqliteConnection, batch: Vec<Write>) -> bool {
 
 /// The whole batch in one transaction; on any error, nothing of it is kept.
 async fn apply_all(conn: &mut SqliteConnection, batch: &[Write]) -> Result<Vec<Done>, StoreError> {
-    let mut tx = conn.begin().await?;
-    // The completions and finished commands of the whole batch (most of its writes) go in
-    // a few set-wide statements: each statement is a round trip to SQLite's thread.
-    // Nothing in one batch depends on another of its writes: each conversation and each
-    // send waits for its previous write to commit before making the next.
-    let completions: Vec<&Completion> = batch
-        .iter()
-        .filter_map(|w| match w {
-            Write::Complete { completion, .. } => Some(completion),
-            _ => None,
-        })
-        .collect();
-    complete_all(&mut tx, &completions).await?;
-    let finished: Vec<Finished> = batch
-        .iter()
-        .filter_map(|w| match w {
-            Write::Finish {
-                id, status, result, ..
-            } => Some((*id, *status, result.as_str())),
-            _ => None,
-        })
-        .collect();
-    finish_all(&mut tx, &finished).await?;
-    let mut done = Vec::with_capacity(batch.len());
+    // Nothing in one batch depends on another of its writes (each conversation and each
+    // send waits for its previous write to commit before making the next), so the bulk
+    // statements may take all of them at once.
+    let mut rows = Rows::default();
     for w in batch {
-        done.push(match w {
-            Write::Close { .. } | Write::Complete { .. } | Write::Finish { .. } => Done::Unit,
-            w => apply(&mut tx, w).await?,
-        });
+        rows.add(w)?;
     }
-    tx.commit().await?;
-    Ok(done)
+    let rest = batch.iter().any(has_rest);
+    let wrap = if rest { Wrap::Begin } else { Wrap::BeginCommit };
+    let result = async {
+        let mut stored = rows.write(&mut *conn, wrap, now_ms()).await?;
+        let mut done = Vec::with_capacity(batch.len());
+        for w in batch {
+            done.push(apply_rest(&mut *conn, w, &mut stored).await?);
+        }
+        if rest {
+            sqlx::query("COMMIT").execute(&mut *conn).await?;
+        }
+        Ok(done)
+    }
+    .await;
+    if result.is_err() {
+        // Fails harmlessly if the error came after the commit or before the begin.
+        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+    }
+    result
 }
 
 /// Applies a batch in one transaction, each write in its own savepoint so that one bad
@@ -209,7 +203,7 @@ async fn commit_each(conn: &mut SqliteConnection, batch: Vec<Write>) -> bool {
             continue;
         }
         let result = match tx.begin().await {
-            Ok(mut sp) => match apply(&mut sp, &w).await {
+            Ok(mut sp) => match apply_one(&mut sp, &w).await {
                 Ok(done) => sp.commit().await.map(|_| done).map_err(StoreError::from),
                 Err(e) => {
                     let _ = sp.rollback().await;
@@ -264,44 +258,67 @@ fn reply(w: Write, result: Result<Done, StoreError>) {
     }
 }
 
-async fn apply(conn: &mut SqliteConnection, w: &Write) -> Result<Done, StoreError> {
+/// One write alone (inside the caller's savepoint).
+async fn apply_one(conn: &mut SqliteConnection, w: &Write) -> Result<Done, StoreError> {
+    let mut rows = Rows::default();
+    rows.add(w)?;
+    let mut stored = rows.write(&mut *conn, Wrap::Bare, now_ms()).await?;
+    apply_rest(conn, w, &mut stored).await
+}
+
+/// Whether a write has parts the bulk statements do not cover.
+fn has_rest(w: &Write) -> bool {
     match w {
+        Write::Accept { .. } | Write::Finish { .. } | Write::Close { .. } => false,
+        Write::Complete { completion: c, .. } => !c.schedules.is_empty() || !c.jobs.is_empty(),
+        Write::Attempt { .. }
+        | Write::CreateJob { .. }
+        | Write::JobOutcomes { .. }
+        | Write::JobStatus { .. } => true,
+    }
+}
+
+/// Applies what the bulk statements left of a write, after them in the same transaction,
+/// and says what the write produced. `stored` holds the inbox rows the bulk insert made.
+async fn apply_rest(
+    conn: &mut SqliteConnection,
+    w: &Write,
+    stored: &mut Stored,
+) -> Result<Done, StoreError> {
+    match w {
+        // A duplicate id (stored before, or earlier in this batch) gets no seq.
         Write::Accept {
-            connection,
-            items,
-            cursor,
-            received,
-            ..
-        } => {
-            // One statement for all items; a duplicate id (stored before, or earlier in
-            // this write) gets no seq.
-            let rows: Vec<(String, i64)> = sqlx::query_as(
-                "INSERT INTO inbox (connection, event_id, envelope, received_ms) \
-                 SELECT ?, value->>0, value->>1, ? FROM json_each(?) WHERE true \
-                 ON CONFLICT (connection, event_id) DO NOTHING RETURNING event_id, seq",
-            )
-            .bind(connection)
-            .bind(received)
-            .bind(serde_json::to_string(items)?)
-            .fetch_all(&mut *conn)
-            .await?;
-            let mut stored: HashMap<String, i64> = rows.into_iter().collect();
-            let seqs = items.iter().map(|(id, _)| stored.remove(id)).collect();
-            if let Some(cursor) = cursor {
-                save_cursor(&mut *conn, connection, cursor).await?;
+            connection, items, ..
+        } => Ok(Done::Accepted(
+            items
+                .iter()
+                .map(|(id, _)| stored.remove(&(connection.clone(), id.clone())))
+                .collect(),
+        )),
+        Write::Complete { completion: c, .. } => {
+            let now = now_ms();
+            if let Some(conversation) = &c.conversation {
+                for change in &c.schedules {
+                    save_schedule_change(conn, c.connection.as_str(), conversation, change, now)
+                        .await?;
+                }
             }
-            Ok(Done::Accepted(seqs))
-        }
-        Write::Complete { completion, .. } => {
-            complete_all(conn, &[completion]).await?;
+            for job in &c.jobs {
+                let content = serde_json::to_string(&job.content)?;
+                let targets: Vec<String> = job.targets.iter().map(ToString::to_string).collect();
+                jobs::create_job(
+                    conn,
+                    c.connection.as_str(),
+                    &content,
+                    &targets,
+                    "bot",
+                    Some(&job.origin_key),
+                )
+                .await?;
+            }
             Ok(Done::Unit)
         }
-        Write::Finish {
-            id, status, result, ..
-        } => {
-            finish_all(conn, &[(*id, *status, result.as_str())]).await?;
-            Ok(Done::Unit)
-        }
+        Write::Finish { .. } | Write::Close { .. } => Ok(Done::Unit),
         Write::Attempt { id, result, .. } => {
             sqlx::query("UPDATE outbox SET attempts = attempts + 1, result = ? WHERE id = ?")
                 .bind(result)
@@ -325,150 +342,7 @@ async fn apply(conn: &mut SqliteConnection, w: &Write) -> Result<Done, StoreErro
         Write::JobStatus { job, to, .. } => {
             jobs::set_status(conn, *job, *to).await.map(Done::Moved)
         }
-        Write::Close { .. } => Ok(Done::Unit),
     }
-}
-
-/// Records completions: inbox rows marked handled, bot states, outbox commands (in the
-/// order given, which is their send order), schedules and jobs.
-async fn complete_all(conn: &mut SqliteConnection, cs: &[&Completion]) -> Result<(), StoreError> {
-    if cs.is_empty() {
-        return Ok(());
-    }
-    let now = now_ms();
-    let handled: Vec<i64> = cs.iter().filter_map(|c| c.inbox_seq).collect();
-    if !handled.is_empty() {
-        sqlx::query(
-            "UPDATE inbox SET handled_ms = ? WHERE seq IN (SELECT value FROM json_each(?))",
-        )
-        .bind(now)
-        .bind(serde_json::to_string(&handled)?)
-        .execute(&mut *conn)
-        .await?;
-    }
-    let (mut saved, mut deleted) = (Vec::new(), Vec::new());
-    for c in cs {
-        let Some(conversation) = &c.conversation else {
-            continue;
-        };
-        let conversation = conversation.to_string();
-        for (bot, value) in &c.state {
-            let key = (c.connection.as_str(), conversation.clone(), bot.as_str());
-            match value {
-                Some(v) => saved.push((key, serde_json::to_string(v)?)),
-                None => deleted.push(key),
-            }
-        }
-    }
-    if !saved.is_empty() {
-        sqlx::query(
-            "INSERT INTO bot_state (connection, conversation, bot, value, updated_ms) \
-             SELECT value->0->>0, value->0->>1, value->0->>2, value->>1, ? FROM json_each(?) WHERE true \
-             ON CONFLICT (connection, conversation, bot) \
-             DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms",
-        )
-        .bind(now)
-        .bind(serde_json::to_string(&saved)?)
-        .execute(&mut *conn)
-        .await?;
-    }
-    if !deleted.is_empty() {
-        sqlx::query(
-            "DELETE FROM bot_state WHERE (connection, conversation, bot) IN \
-             (SELECT value->>0, value->>1, value->>2 FROM json_each(?))",
-        )
-        .bind(serde_json::to_string(&deleted)?)
-        .execute(&mut *conn)
-        .await?;
-    }
-    let mut commands = Vec::new();
-    for c in cs {
-        let origin = c
-            .inbox_seq
-            .and(c.conversation.as_ref())
-            .map(ToString::to_string);
-        for Outgoing { command, bot } in &c.commands {
-            commands.push((
-                command.connection.as_str(),
-                &command.idempotency_key,
-                serde_json::to_string(command)?,
-                origin.clone(),
-                origin.as_ref().and(bot.as_deref()),
-            ));
-        }
-    }
-    if !commands.is_empty() {
-        sqlx::query(
-            "INSERT INTO outbox (connection, idempotency_key, command, created_ms, origin, origin_bot) \
-             SELECT value->>0, value->>1, value->>2, ?, value->>3, value->>4 FROM json_each(?) WHERE true \
-             ON CONFLICT (connection, idempotency_key) DO NOTHING",
-        )
-        .bind(now)
-        .bind(serde_json::to_string(&commands)?)
-        .execute(&mut *conn)
-        .await?;
-    }
-    for c in cs {
-        let Some(conversation) = &c.conversation else {
-            continue;
-        };
-        for change in &c.schedules {
-            save_schedule_change(conn, c.connection.as_str(), conversation, change, now).await?;
-        }
-    }
-    for c in cs {
-        for job in &c.jobs {
-            let content = serde_json::to_string(&job.content)?;
-            let targets: Vec<String> = job.targets.iter().map(ToString::to_string).collect();
-            jobs::create_job(
-                conn,
-                c.connection.as_str(),
-                &content,
-                &targets,
-                "bot",
-                Some(&job.origin_key),
-            )
-            .await?;
-        }
-    }
-    Ok(())
-}
-
-/// A command's final answer: outbox id, status, result.
-type Finished<'a> = (i64, &'static str, &'a str);
-
-async fn finish_all(
-    conn: &mut SqliteConnection,
-    finished: &[Finished<'_>],
-) -> Result<(), StoreError> {
-    if finished.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "UPDATE outbox SET status = f.value->>1, result = f.value->>2, attempts = attempts + 1, finished_ms = ? \
-         FROM json_each(?) AS f WHERE outbox.id = f.value->>0",
-    )
-    .bind(now_ms())
-    .bind(serde_json::to_string(finished)?)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-async fn save_cursor<'c>(
-    conn: impl SqliteExecutor<'c>,
-    connection: &str,
-    cursor: &str,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO cursors (connection, cursor) VALUES (?, ?) \
-         ON CONFLICT (connection) DO UPDATE SET cursor = excluded.cursor",
-    )
-    .bind(connection)
-    .bind(cursor)
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// Writes a bot's new schedule (replacing one with the same id) or removes a cancelled one.
