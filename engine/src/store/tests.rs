@@ -443,3 +443,25 @@ async fn a_write_failing_after_the_bulk_statements_fails_alone_too() {
         .unwrap();
     assert_eq!(store.pending_count(&conn).await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn the_wal_is_checkpointed_in_the_background() {
+    let (dir, store) = open().await;
+    let db = dir.path().join("data/parley.db");
+    let before = std::fs::metadata(&db).unwrap().len();
+    let conn = ConnectionId::from("hub");
+    let events: Vec<_> = (0..500)
+        .map(|i| envelope(&format!("e{i}"), &"x".repeat(1000)))
+        .collect();
+    store.accept_inbound(&conn, &events, None).await.unwrap();
+    // Commits no longer checkpoint (the writer never waits for one), so the database
+    // file grows only when the background task copies the WAL into it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::fs::metadata(&db).unwrap().len() <= before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint within 30 s"
+        );
+        tokio::time::sleep(CHECKPOINT_EVERY / 5).await;
+    }
+}
