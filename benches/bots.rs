@@ -60,6 +60,9 @@ fn rust_keyword_reply(envelope: &Envelope) -> Vec<Command> {
     }
 }
 
+/// Concurrent deliveries into the engine's intake.
+const PRODUCERS: usize = 64;
+
 async fn through_engine(runtime: BotRuntime, events: usize, conversations: usize) -> f64 {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("b.db")).await.unwrap();
@@ -75,11 +78,12 @@ async fn through_engine(runtime: BotRuntime, events: usize, conversations: usize
     .unwrap();
     let intake = engine.intake(&conn).unwrap();
     let start = Instant::now();
-    let producers: Vec<_> = (0..8)
+    // As many deliveries in flight as a webhook endpoint under load has requests.
+    let producers: Vec<_> = (0..PRODUCERS)
         .map(|p| {
             let intake = intake.clone();
             tokio::spawn(async move {
-                for i in (p..events).step_by(8) {
+                for i in (p..events).step_by(PRODUCERS) {
                     intake
                         .deliver(message(i, conversations), None)
                         .await
