@@ -25,18 +25,23 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::*;
 
+/// Echoes every message but those of the `quiet` phase.
 struct Echo;
 
 impl EventHandler for Echo {
     fn handle(&self, envelope: Arc<Envelope>, state: BotStates) -> BoxFuture<'static, Handled> {
         let commands = match &envelope.event {
-            Event::Message(m) if !envelope.from_self => vec![Command::Send {
-                to: m.conversation.clone(),
-                content: Content::text(format!("echo: {}", m.content.plain_text())),
-                reply_to: None,
-                options: SendOptions::default(),
-                as_user: None,
-            }],
+            Event::Message(m)
+                if !envelope.from_self && !m.content.plain_text().starts_with("quiet") =>
+            {
+                vec![Command::Send {
+                    to: m.conversation.clone(),
+                    content: Content::text(format!("echo: {}", m.content.plain_text())),
+                    reply_to: None,
+                    options: SendOptions::default(),
+                    as_user: None,
+                }]
+            }
             _ => Vec::new(),
         };
         Box::pin(async move { Handled::new(state, commands) })
@@ -169,19 +174,27 @@ async fn phase(tag: &str, n: usize, concurrency: usize, intake_wait_ms: u64) -> 
     tokio::spawn(server);
 
     let start = Instant::now();
-    let (statuses, accepted) = post_all(&url, tag, n, concurrency).await;
+    let (statuses, mut accepted) = post_all(&url, tag, n, concurrency).await;
     let answered = start.elapsed();
-    fake.wait_sends(accepted.len()).await;
-    let out = start.elapsed();
+    let quiet = tag == "quiet";
+    if !quiet {
+        fake.wait_sends(accepted.len()).await;
+    }
     handle.stop(true).await;
+    // Shutting down drains the engine: in the quiet phase, the end of the bot's work.
     engine.shutdown().await;
+    let through = accepted.len() as f64 / start.elapsed().as_secs_f64();
+    if quiet {
+        // Nothing goes out: nothing to find at the platform.
+        accepted.clear();
+    }
     let delivered: HashSet<String> = fake.delivered().into_iter().map(|(_, t)| t).collect();
     let lost = accepted.iter().filter(|r| !delivered.contains(*r)).count();
     fake.stop().await;
     Phase {
         statuses,
         answered_per_sec: n as f64 / answered.as_secs_f64(),
-        out_per_sec: accepted.len() as f64 / out.as_secs_f64(),
+        out_per_sec: through,
         lost,
     }
 }
@@ -203,14 +216,20 @@ fn main() {
         println!(
             "ceiling: {n} callbacks at {window} in flight into an intake that keeps nothing: {ceiling:.0} callbacks/s (HTTP client, server and webhook layer on the same 2 cores)"
         );
+        let quiet = phase("quiet", n, window, 1000).await;
+        println!(
+            "quiet: {n} callbacks at {window} in flight, answers {:?}, handled by the bot without replying: {:.0} callbacks/s",
+            quiet.statuses, quiet.out_per_sec
+        );
         let steady = phase("steady", n, window, 1000).await;
         println!(
             "steady: {n} callbacks at {window} in flight, answers {:?}: {:.0} callbacks/s answered, {:.0}/s through the bot and out as REST calls, lost {}",
             steady.statuses, steady.answered_per_sec, steady.out_per_sec, steady.lost
         );
         println!(
-            "steady / ceiling: {:.0}% (the rest is the engine: store, bot, outbox and the REST call out)",
-            100.0 * steady.out_per_sec / ceiling
+            "steady / ceiling: {:.0}%, quiet / ceiling: {:.0}% (between them: the outbox and the REST call out)",
+            100.0 * steady.out_per_sec / ceiling,
+            100.0 * quiet.out_per_sec / ceiling
         );
         let flood = phase("flood", n, window * 10, 20).await;
         println!(
