@@ -18,6 +18,7 @@ use crate::store::{
     JobFailure, JobInfo, JobStatus, PendingRecipient, RecipientOutcome, Store, StoreError,
 };
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
@@ -63,6 +64,9 @@ pub(crate) struct RunnerParts {
 #[derive(Clone)]
 pub struct Broadcasts {
     store: Store,
+    /// Counts pauses, resumes and cancels, so that runners re-read their job's status
+    /// only when one happened.
+    transitions: Arc<AtomicU64>,
     wakes: Arc<HashMap<ConnectionId, Arc<Notify>>>,
     adapters: Arc<HashMap<ConnectionId, Arc<dyn Adapter>>>,
 }
@@ -148,6 +152,7 @@ impl Broadcasts {
                 action,
             });
         }
+        self.transitions.fetch_add(1, Ordering::SeqCst);
         if let Some(wake) = self.wakes.get(&ConnectionId::from(job.connection.as_str())) {
             wake.notify_one();
         }
@@ -164,18 +169,20 @@ pub(crate) fn spawn(
     closing: watch::Receiver<bool>,
 ) -> (Broadcasts, Vec<tokio::task::JoinHandle<()>>) {
     let mut tasks = Vec::new();
+    let transitions = Arc::new(AtomicU64::new(0));
     let parts_adapters: Vec<_> = parts
         .iter()
         .map(|p| (p.connection.clone(), p.adapter.clone()))
         .collect();
     for p in parts {
         let wake = wakes[&p.connection].clone();
-        tasks.push(tokio::spawn(run(
-            store.clone(),
-            Arc::new(p),
-            wake,
-            closing.clone(),
-        )));
+        let runner = Runner {
+            store: store.clone(),
+            parts: Arc::new(p),
+            transitions: transitions.clone(),
+            closing: closing.clone(),
+        };
+        tasks.push(tokio::spawn(runner.run(wake)));
     }
     let adapters = Arc::new(
         parts_adapters
@@ -185,6 +192,7 @@ pub(crate) fn spawn(
     (
         Broadcasts {
             store,
+            transitions,
             wakes,
             adapters,
         },
@@ -192,91 +200,102 @@ pub(crate) fn spawn(
     )
 }
 
-async fn run(
+/// One connection's broadcast runner.
+struct Runner {
     store: Store,
     parts: Arc<RunnerParts>,
-    wake: Arc<Notify>,
-    mut closing: watch::Receiver<bool>,
-) {
-    loop {
-        if *closing.borrow() {
-            return;
-        }
-        let notified = wake.notified();
-        let jobs = match store.running_jobs(&parts.connection).await {
-            Ok(jobs) => jobs,
-            Err(e) => {
-                tracing::error!(connection = %parts.connection, error = %e, "cannot read broadcast jobs");
-                Vec::new()
+    transitions: Arc<AtomicU64>,
+    closing: watch::Receiver<bool>,
+}
+
+impl Runner {
+    async fn run(mut self, wake: Arc<Notify>) {
+        loop {
+            if *self.closing.borrow() {
+                return;
             }
-        };
-        if jobs.is_empty() {
-            tokio::select! {
-                _ = notified => {}
-                _ = closing.wait_for(|c| *c) => return,
+            let notified = wake.notified();
+            let jobs = match self.store.running_jobs(&self.parts.connection).await {
+                Ok(jobs) => jobs,
+                Err(e) => {
+                    tracing::error!(connection = %self.parts.connection, error = %e, "cannot read broadcast jobs");
+                    Vec::new()
+                }
+            };
+            if jobs.is_empty() {
+                tokio::select! {
+                    _ = notified => {}
+                    _ = self.closing.wait_for(|c| *c) => return,
+                }
+                continue;
             }
-            continue;
+            for (job, content) in jobs {
+                self.run_job(job, Arc::new(content)).await;
+                if *self.closing.borrow() {
+                    return;
+                }
+            }
         }
-        for (job, content) in jobs {
-            run_job(&store, &parts, job, Arc::new(content), &closing).await;
-            if *closing.borrow() {
+    }
+
+    /// Sends the job's pending recipients until none is left, the job is paused or
+    /// cancelled, or the engine is closing.
+    async fn run_job(&self, job: i64, content: Arc<Content>) {
+        let (store, parts) = (&self.store, &self.parts);
+        let mut after = -1;
+        let mut seen = self.transitions.load(Ordering::SeqCst);
+        loop {
+            let page = match store.pending_recipients(job, after, PAGE).await {
+                Ok(page) => page,
+                Err(e) => {
+                    tracing::error!(job, error = %e, "cannot read recipients");
+                    return;
+                }
+            };
+            let Some(last) = page.last() else {
+                // Nothing pending: the last outcomes already marked the job done, unless an
+                // empty page follows outcomes recorded before a crash.
+                let _ = store.set_job_status(job, JobStatus::Done).await;
+                return;
+            };
+            after = last.idx;
+            let mut in_flight = JoinSet::new();
+            let mut outcomes = Vec::new();
+            for recipient in page {
+                // A pause or cancel stops new sends at once; the status is read again
+                // only when one happened.
+                let now = self.transitions.load(Ordering::SeqCst);
+                if *self.closing.borrow() || (now != seen && !self.still_running(job).await) {
+                    break;
+                }
+                seen = now;
+                if in_flight.len() >= IN_FLIGHT {
+                    collect(in_flight.join_next().await, &mut outcomes);
+                }
+                // Interactive replies first: wait while any is queued, then take a send
+                // slot; the send starts at once, so the platform sees the paced rate.
+                parts.outbox.wait_empty().await;
+                parts.gate.acquire("send").await;
+                in_flight.spawn(send_to(parts.clone(), job, content.clone(), recipient));
+                if outcomes.len() >= FLUSH_EVERY {
+                    flush(store, job, &mut outcomes).await;
+                }
+            }
+            while let Some(done) = in_flight.join_next().await {
+                collect(Some(done), &mut outcomes);
+            }
+            flush(store, job, &mut outcomes).await;
+            if !self.still_running(job).await {
                 return;
             }
         }
     }
-}
 
-/// Sends the job's pending recipients until none is left, the job is paused or cancelled,
-/// or the engine is closing.
-async fn run_job(
-    store: &Store,
-    parts: &Arc<RunnerParts>,
-    job: i64,
-    content: Arc<Content>,
-    closing: &watch::Receiver<bool>,
-) {
-    let mut after = -1;
-    loop {
-        let page = match store.pending_recipients(job, after, PAGE).await {
-            Ok(page) => page,
-            Err(e) => {
-                tracing::error!(job, error = %e, "cannot read recipients");
-                return;
-            }
-        };
-        let Some(last) = page.last() else {
-            // Nothing pending: the last outcomes already marked the job done, unless an
-            // empty page follows outcomes recorded before a crash.
-            let _ = store.set_job_status(job, JobStatus::Done).await;
-            return;
-        };
-        after = last.idx;
-        let mut in_flight = JoinSet::new();
-        let mut outcomes = Vec::new();
-        for (i, recipient) in page.into_iter().enumerate() {
-            // A pause or cancel takes effect within IN_FLIGHT sends.
-            if i % IN_FLIGHT == 0 && !still_running(store, job, closing).await {
-                break;
-            }
-            if in_flight.len() >= IN_FLIGHT {
-                collect(in_flight.join_next().await, &mut outcomes);
-            }
-            // Interactive replies first: wait while any is queued, then take a send slot;
-            // the send starts at once, so the platform sees the paced rate.
-            parts.outbox.wait_empty().await;
-            parts.gate.acquire("send").await;
-            in_flight.spawn(send_to(parts.clone(), job, content.clone(), recipient));
-            if outcomes.len() >= FLUSH_EVERY {
-                flush(store, job, &mut outcomes).await;
-            }
+    async fn still_running(&self, job: i64) -> bool {
+        if *self.closing.borrow() {
+            return false;
         }
-        while let Some(done) = in_flight.join_next().await {
-            collect(Some(done), &mut outcomes);
-        }
-        flush(store, job, &mut outcomes).await;
-        if !still_running(store, job, closing).await {
-            return;
-        }
+        matches!(self.store.job(job).await, Ok(Some(j)) if j.status == JobStatus::Running)
     }
 }
 
@@ -290,13 +309,6 @@ fn collect(
         Some(Err(e)) => tracing::error!(error = %e, "a broadcast send failed unexpectedly"),
         None => {}
     }
-}
-
-async fn still_running(store: &Store, job: i64, closing: &watch::Receiver<bool>) -> bool {
-    if *closing.borrow() {
-        return false;
-    }
-    matches!(store.job(job).await, Ok(Some(j)) if j.status == JobStatus::Running)
 }
 
 async fn flush(store: &Store, job: i64, outcomes: &mut Vec<RecipientOutcome>) {
