@@ -1,6 +1,7 @@
 //! A broadcast on the embedded hub: sends per second from job start to the last
 //! confirmation with no limit, peak memory for 10,000 and 100,000 recipients, and how
-//! close a limited job stays to its configured rate.
+//! close a limited job stays to its configured rate (its pace from the first recorded
+//! progress to the last send, and, for reference, from job start).
 //!
 //! Run: `cargo bench --bench broadcast` (add `-- --quick` for 20,000 recipients).
 
@@ -38,8 +39,18 @@ fn user(i: usize) -> String {
     format!("u{i:06}")
 }
 
-/// Runs one broadcast to `n` users; returns (sends per second, seconds).
-async fn run(n: usize, per_second: Option<u32>) -> (f64, f64) {
+/// What one broadcast measured.
+struct Run {
+    /// Sends per second from job start (recipients being stored) to the last confirmation.
+    per_sec: f64,
+    secs: f64,
+    /// Sends per second from the first recorded progress to the last confirmation: the
+    /// pace the platform saw, without the job's creation.
+    paced_per_sec: f64,
+}
+
+/// Runs one broadcast to `n` users.
+async fn run(n: usize, per_second: Option<u32>) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let mut users: Vec<HubUserConfig> = (0..n)
         .map(|i| HubUserConfig {
@@ -92,18 +103,31 @@ async fn run(n: usize, per_second: Option<u32>) -> (f64, f64) {
         .start(&conn, Content::text("flash sale"), recipients, "bench")
         .await
         .unwrap();
+    let mut first_progress: Option<(Instant, i64)> = None;
     let done = loop {
         let j = engine.broadcasts().get(job.id).await.unwrap();
         if j.status == JobStatus::Done {
             break j;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        if j.sent > 0 && first_progress.is_none() {
+            first_progress = Some((Instant::now(), j.sent));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
     };
-    let secs = start.elapsed().as_secs_f64();
+    let end = Instant::now();
+    let secs = (end - start).as_secs_f64();
     assert_eq!(done.sent as usize, n, "{done:?}");
     engine.shutdown().await;
     hub.close().await;
-    (n as f64 / secs, secs)
+    let paced_per_sec = match first_progress {
+        Some((at, sent)) => (n as i64 - sent) as f64 / (end - at).as_secs_f64(),
+        None => n as f64 / secs,
+    };
+    Run {
+        per_sec: n as f64 / secs,
+        secs,
+        paced_per_sec,
+    }
 }
 
 fn main() {
@@ -111,18 +135,24 @@ fn main() {
     let big = if quick { 20_000 } else { 100_000 };
     actix_rt::System::new().block_on(async move {
         let base = peak_rss_mib();
-        let (rate_small, _) = run(10_000, None).await;
+        let rate_small = run(10_000, None).await.per_sec;
         let after_small = peak_rss_mib();
         println!("unlimited, 10,000 recipients : {rate_small:>8.0} sends/s, peak RSS {after_small:.0} MiB (process start {base:.0} MiB)");
-        let (rate_big, secs) = run(big, None).await;
+        let big_run = run(big, None).await;
         let after_big = peak_rss_mib();
-        println!("unlimited, {big} recipients: {rate_big:>8.0} sends/s over {secs:.1} s, peak RSS {after_big:.0} MiB");
+        println!(
+            "unlimited, {big} recipients: {:>8.0} sends/s over {:.1} s, peak RSS {after_big:.0} MiB",
+            big_run.per_sec, big_run.secs
+        );
         println!("peak memory growth from 10,000 to {big} recipients: {:.0} MiB", after_big - after_small);
         let limit = 2_000;
-        let (achieved, secs) = run(20_000, Some(limit)).await;
+        let limited = run(20_000, Some(limit)).await;
         println!(
-            "limited to {limit}/s, 20,000 recipients: {achieved:.0} sends/s over {secs:.1} s = {:.1}% of the limit",
-            achieved / limit as f64 * 100.0
+            "limited to {limit}/s, 20,000 recipients: paced at {:.0} sends/s = {:.1}% of the limit (first progress to last send); {:.0} sends/s over {:.1} s from job start",
+            limited.paced_per_sec,
+            limited.paced_per_sec / limit as f64 * 100.0,
+            limited.per_sec,
+            limited.secs
         );
     });
 }
