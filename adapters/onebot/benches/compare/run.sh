@@ -58,11 +58,12 @@ fi
 echo "== koishi"
 if [ ! -d "$work/koishi/node_modules/koishi" ]; then
   mkdir -p "$work/koishi" && (cd "$work/koishi" && npm init -y > /dev/null &&
-    npm install --no-audit --no-fund koishi @koishijs/plugin-server koishi-plugin-adapter-onebot \
+    npm install --no-audit --no-fund koishi @koishijs/plugin-http @koishijs/plugin-server \
+      koishi-plugin-adapter-onebot \
       > "$work/koishi-install.log" 2>&1) || echo "Koishi did not install: $(tail -1 "$work/koishi-install.log")"
 fi
 if [ -d "$work/koishi/node_modules/koishi" ]; then
-  (cd "$work/koishi" && for p in koishi @koishijs/plugin-server koishi-plugin-adapter-onebot; do
+  (cd "$work/koishi" && for p in koishi @koishijs/plugin-http @koishijs/plugin-server koishi-plugin-adapter-onebot; do
      echo "$p $(node -p "require('$p/package.json').version")"; done)
   cp "$here/koishi_main.js" "$work/koishi/"
   port=$(free_port)
