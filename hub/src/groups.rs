@@ -124,9 +124,17 @@ pub(crate) async fn existing(
     conn: &mut SqliteConnection,
     group: &str,
 ) -> Result<GroupInfo, HubError> {
-    db::group(conn, group)
-        .await?
-        .ok_or_else(|| HubError::NotFound(format!("no hub group {group:?}")))
+    db::group(conn, group).await?.ok_or_else(|| no_group(group))
+}
+
+/// The refusal of an act on a group that does not exist.
+fn no_group(group: &str) -> HubError {
+    HubError::NotFound(format!("no hub group {group:?}"))
+}
+
+/// The refusal of an act only members may do.
+fn not_a_member(group: &str, user: &str) -> HubError {
+    HubError::NotPermitted(format!("{user:?} is not a member of group {group:?}"))
 }
 
 /// The group and `user`'s membership in it: `not_found` without the group,
@@ -137,9 +145,9 @@ pub(crate) async fn as_member(
     user: &str,
 ) -> Result<(GroupInfo, MemberRow), HubError> {
     let info = existing(conn, group).await?;
-    let member = db::member(conn, group, user).await?.ok_or_else(|| {
-        HubError::NotPermitted(format!("{user:?} is not a member of group {group:?}"))
-    })?;
+    let member = db::member(conn, group, user)
+        .await?
+        .ok_or_else(|| not_a_member(group, user))?;
     Ok((info, member))
 }
 
@@ -185,22 +193,27 @@ pub(crate) async fn target_member(
         .ok_or_else(|| HubError::NotFound(format!("{target:?} is not a member of group {group:?}")))
 }
 
-/// Whether `sender` may send to `group` now: a member, not muted (a mute ends by itself
-/// when the hub's clock passes it), and not silenced by mute-all unless owner or admin.
-pub(crate) async fn check_speak(
-    conn: &mut SqliteConnection,
+/// Whether `sender` may send to `group` now: the group exists (`all_muted`, its mute-all,
+/// is None when it does not), `sender` is a member (`member`), not muted (a mute ends by
+/// itself when the hub's clock passes it), and not silenced by mute-all unless owner or
+/// admin. The refusals are those of [`as_member`] and `muted`; the send path reads what
+/// this needs for a whole batch of sends with one query.
+pub(crate) fn speak_verdict(
     group: &str,
     sender: &str,
+    all_muted: Option<bool>,
+    member: Option<MemberRow>,
     now: i64,
 ) -> Result<(), HubError> {
-    let (info, member) = as_member(conn, group, sender).await?;
+    let all_muted = all_muted.ok_or_else(|| no_group(group))?;
+    let member = member.ok_or_else(|| not_a_member(group, sender))?;
     if let Some(until) = member.muted_until_ms.filter(|until| *until > now) {
         return Err(HubError::Muted(format!(
             "{sender:?} is muted in group {group:?} for {} more seconds",
             (until - now + 999) / 1000
         )));
     }
-    if info.all_muted && !member.role.manages() {
+    if all_muted && !member.role.manages() {
         return Err(HubError::Muted(format!(
             "group {group:?} is muted: only the owner and admins may speak"
         )));

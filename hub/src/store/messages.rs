@@ -1,14 +1,14 @@
 //! Messages: insert with idempotency on (sender, client id), history pages, and the
 //! per-user feed the adapter catches up from.
 
-use super::{is_unique_violation, Store};
+use super::Store;
 use crate::error::HubError;
 use crate::ids::direct_key;
 use crate::message::{StoredMessage, Target};
-use sqlx::sqlite::{SqliteConnection, SqliteRow};
+use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
-pub(super) const COLUMNS: &str =
+pub(crate) const COLUMNS: &str =
     "seq, id, conv_kind, conv_key, sender, recipient, client_id, content, reply_to, extra, time_ms";
 
 /// A message to store; `seq` is assigned by the insert.
@@ -37,7 +37,7 @@ pub(super) fn shown_to(n: u8) -> String {
     )
 }
 
-pub(super) fn message_from_row(row: &SqliteRow) -> Result<StoredMessage, HubError> {
+pub(crate) fn message_from_row(row: &SqliteRow) -> Result<StoredMessage, HubError> {
     let kind: String = row.get("conv_kind");
     let target = if kind == "group" {
         Target::Group {
@@ -74,30 +74,18 @@ fn messages_from_rows(rows: &[SqliteRow]) -> Result<Vec<StoredMessage>, HubError
     rows.iter().map(message_from_row).collect()
 }
 
-/// The message `sender` already sent with `client_id`, if any (on `conn`, so that a send
-/// batch sees the messages it inserted itself).
-pub(crate) async fn message_by_client_id(
-    conn: &mut SqliteConnection,
-    sender: &str,
-    client_id: &str,
-) -> Result<Option<StoredMessage>, HubError> {
-    let row = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM messages WHERE sender = ? AND client_id = ?"
-    ))
-    .bind(sender)
-    .bind(client_id)
-    .fetch_optional(conn)
-    .await?;
-    row.as_ref().map(message_from_row).transpose()
-}
+/// Inserts the messages of a JSON array of [`insert_row`]s (its one parameter) in array
+/// order, so that their seqs follow it, and returns each one's `seq, id`. A (sender, client
+/// id) stored before fails the statement, which then inserts nothing: callers look the
+/// client ids up first.
+pub(crate) const INSERT_ROWS: &str = "INSERT INTO messages
+     (id, conv_kind, conv_key, sender, recipient, client_id, content, reply_to, extra, time_ms)
+     SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6,
+            value->>7, value->>8, value->>9
+     FROM json_each(?) ORDER BY key RETURNING seq, id;";
 
-/// Stores a message with one statement and returns it with its sequence. A (sender,
-/// client id) stored before is a [`HubError::Conflict`]; callers look it up first to answer
-/// with it.
-pub(crate) async fn insert_message(
-    conn: &mut SqliteConnection,
-    message: NewMessage,
-) -> Result<StoredMessage, HubError> {
+/// A message to store as one row of [`INSERT_ROWS`] (`seq` is assigned by the insert).
+pub(crate) fn insert_row(message: &NewMessage) -> impl serde::Serialize + '_ {
     let (kind, key) = conversation_key(&message.target, &message.sender);
     let recipient = match &message.target {
         Target::Direct { recipient } => Some(recipient.as_str()),
@@ -110,33 +98,18 @@ pub(crate) async fn insert_message(
         .as_ref()
         .map(|r| serde_json::to_string(r).expect("refs serialize"));
     let extra = (!message.extra.is_null()).then(|| json(&message.extra));
-    let inserted = sqlx::query(
-        "INSERT INTO messages (id, conv_kind, conv_key, sender, recipient, client_id, content, reply_to, extra, time_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    (
+        &message.id,
+        kind,
+        key,
+        &message.sender,
+        recipient,
+        &message.client_id,
+        content,
+        reply_to,
+        extra,
+        message.time_ms,
     )
-    .bind(&message.id)
-    .bind(kind)
-    .bind(&key)
-    .bind(&message.sender)
-    .bind(recipient)
-    .bind(&message.client_id)
-    .bind(content)
-    .bind(reply_to)
-    .bind(extra)
-    .bind(message.time_ms)
-    .execute(conn)
-    .await;
-    match inserted {
-        Ok(done) => Ok(StoredMessage {
-            seq: done.last_insert_rowid() as u64,
-            ..message
-        }),
-        Err(e) if is_unique_violation(&e) => Err(HubError::Conflict(format!(
-            "{:?} already sent a message with client id {:?}",
-            message.sender, message.client_id
-        ))),
-        Err(e) => Err(e.into()),
-    }
 }
 
 impl Store {
@@ -147,14 +120,36 @@ impl Store {
         sender: &str,
         client_id: &str,
     ) -> Result<Option<StoredMessage>, HubError> {
-        message_by_client_id(&mut *self.conn().await?, sender, client_id).await
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM messages WHERE sender = ? AND client_id = ?"
+        ))
+        .bind(sender)
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(message_from_row).transpose()
     }
 
-    /// Stores a message and returns it with its sequence. A (sender, client id) stored
-    /// before is a [`HubError::Conflict`]; callers look it up first to answer with it.
+    /// Stores a message with [`INSERT_ROWS`] and returns it with its sequence. A (sender,
+    /// client id) stored before is a [`HubError::Conflict`].
     #[cfg(test)]
     pub async fn insert_message(&self, message: NewMessage) -> Result<StoredMessage, HubError> {
-        insert_message(&mut *self.conn().await?, message).await
+        let rows = serde_json::to_string(&[insert_row(&message)]).expect("rows serialize");
+        let inserted = sqlx::query_scalar::<_, i64>(INSERT_ROWS)
+            .bind(rows)
+            .fetch_one(&self.pool)
+            .await;
+        match inserted {
+            Ok(seq) => Ok(StoredMessage {
+                seq: seq as u64,
+                ..message
+            }),
+            Err(e) if super::is_unique_violation(&e) => Err(HubError::Conflict(format!(
+                "{:?} already sent a message with client id {:?}",
+                message.sender, message.client_id
+            ))),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Up to `limit` messages of one conversation shown to `viewer`, after `after_seq` and

@@ -80,14 +80,6 @@ impl Store {
         Ok(self.pool.begin().await?)
     }
 
-    /// A transaction that holds the database's write lock from its start (waiting for it
-    /// as long as the busy timeout), so that its reads and its writes see one state.
-    pub async fn begin_immediate(
-        &self,
-    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, HubError> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
-    }
-
     /// A connection for reads that need several queries.
     pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Sqlite>, HubError> {
         Ok(self.pool.acquire().await?)
