@@ -6,6 +6,7 @@
 //! conversations finishing events at once cost one fsync, not one each.
 
 mod bulk;
+pub mod checkpoint;
 mod jobs;
 mod prune;
 mod schedules;
@@ -76,31 +77,6 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// How often the WAL is copied into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
-
-/// Copies the WAL into the database on a reader connection, without blocking the writer
-/// (PASSIVE), until the store is closed.
-async fn checkpoints(pool: SqlitePool) {
-    let mut every = tokio::time::interval(CHECKPOINT_EVERY);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        every.tick().await;
-        if pool.is_closed() {
-            return;
-        }
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&pool)
-            .await
-        {
-            if pool.is_closed() {
-                return;
-            }
-            tracing::warn!(error = %e, "WAL checkpoint failed; retrying");
-        }
-    }
-}
-
 impl Store {
     /// Opens (creating) the database file and applies migrations.
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
@@ -116,19 +92,15 @@ impl Store {
             // With WAL, NORMAL survives a process crash; only an OS crash can lose the
             // last commits.
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
-            // Checkpoints are the background task's: the commit that crosses SQLite's
-            // threshold would otherwise copy the WAL into the database (and fsync) while
-            // every writer waits behind it.
-            .pragma("wal_autocheckpoint", "0")
-            .pragma("journal_size_limit", (64 * 1024 * 1024).to_string());
+            .busy_timeout(Duration::from_secs(10));
+        let options = checkpoint::off_the_commit_path(options);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         let writes = writer::spawn(options).await?;
-        tokio::spawn(checkpoints(pool.clone()));
+        tokio::spawn(checkpoint::in_background(pool.clone()));
         Ok(Store { pool, writes })
     }
 

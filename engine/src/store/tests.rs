@@ -462,6 +462,6 @@ async fn the_wal_is_checkpointed_in_the_background() {
             std::time::Instant::now() < deadline,
             "no checkpoint within 30 s"
         );
-        tokio::time::sleep(CHECKPOINT_EVERY / 5).await;
+        tokio::time::sleep(checkpoint::EVERY / 5).await;
     }
 }

@@ -18,6 +18,7 @@ pub(crate) use users::user_in;
 pub use users::UserInfo;
 
 use crate::error::HubError;
+use parley_engine::store::checkpoint;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -46,11 +47,13 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
+        let options = checkpoint::off_the_commit_path(options);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
+        tokio::spawn(checkpoint::in_background(pool.clone()));
         Ok(Store { pool })
     }
 
