@@ -235,24 +235,17 @@ impl Feed {
             return;
         }
         loop {
-            let pushed = tokio::select! {
+            // Whatever is waiting goes in one delivery: one store commit.
+            let mut waiting = Vec::with_capacity(LIVE_BATCH);
+            tokio::select! {
                 biased;
                 reason = ending.wait() => {
                     self.ended(reason).await;
                     return;
                 }
-                pushed = live.recv() => match pushed {
-                    Some(pushed) => pushed,
-                    None => break,
+                received = live.recv_many(&mut waiting, LIVE_BATCH) => if received == 0 {
+                    break;
                 },
-            };
-            // Whatever else is already waiting goes in the same delivery: one store commit.
-            let mut waiting = vec![pushed];
-            while waiting.len() < LIVE_BATCH {
-                match live.try_recv() {
-                    Ok(more) => waiting.push(more),
-                    Err(_) => break,
-                }
             }
             let mut batch = Batch::new(self.delivered);
             for pushed in &waiting {

@@ -94,14 +94,10 @@ pub(crate) async fn run(
     hub: std::sync::Weak<crate::hub::Inner>,
     mut queue: mpsc::Receiver<QueuedSend>,
 ) {
-    while let Some(first) = queue.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(send) => batch.push(send),
-                Err(_) => break,
-            }
-        }
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    // Waits for one send, then takes whatever else is queued.
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let batch = std::mem::take(&mut batch);
         let Some(hub) = Hub::upgrade(&hub) else {
             break;
         };

@@ -68,15 +68,10 @@ impl Session {
         let (events, mut rx) = mpsc::channel::<Envelope>(EVENT_QUEUE);
         let connection = shared.connection.clone();
         let delivery = tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                // Frames read while the last batch was being stored go in one commit.
-                let mut batch = vec![first];
-                while batch.len() < EVENT_QUEUE {
-                    match rx.try_recv() {
-                        Ok(more) => batch.push(more),
-                        Err(_) => break,
-                    }
-                }
+            let mut batch = Vec::with_capacity(EVENT_QUEUE);
+            // Frames read while the last batch was being stored go in one commit.
+            while rx.recv_many(&mut batch, EVENT_QUEUE).await > 0 {
+                let batch = std::mem::take(&mut batch);
                 let (first, events) = (batch[0].id.clone(), batch.len());
                 if let Err(e) = intake.deliver_batch(batch, None).await {
                     tracing::error!(%connection, %first, events, error = %e, "OneBot events not accepted");

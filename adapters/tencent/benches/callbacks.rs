@@ -97,15 +97,10 @@ async fn post_all(
     (by_status, accepted)
 }
 
-/// The same callbacks to the same endpoint (signatures checked, bodies parsed) with an
-/// intake that takes each event at once and keeps nothing: what the HTTP harness and the
-/// webhook layer alone can do on this machine, the ceiling of the steady phase.
-async fn ceiling(n: usize, concurrency: usize) -> f64 {
-    let fake = FakeTencent::start().await;
-    let adapter = adapter_with(support::config(&fake.url), parley_vendor::Clock::system());
-    let (intake, mut events) = Intake::collecting(ConnectionId::from("tc"), 1024);
-    adapter.start(intake, None).await.unwrap();
-    let drain = tokio::spawn(async move { while events.recv().await.is_some() {} });
+/// Serves the adapter's webhook on a free loopback port: its URL and the server's handle.
+fn serve_webhook(
+    adapter: &parley_tencent::TencentAdapter,
+) -> (String, actix_web::dev::ServerHandle) {
     let routes = adapter.routes();
     let server = HttpServer::new(move || App::new().configure(routes.clone()))
         .workers(2)
@@ -116,6 +111,19 @@ async fn ceiling(n: usize, concurrency: usize) -> f64 {
     let server = server.run();
     let handle = server.handle();
     tokio::spawn(server);
+    (url, handle)
+}
+
+/// The same callbacks to the same endpoint (signatures checked, bodies parsed) with an
+/// intake that takes each event at once and keeps nothing: what the HTTP harness and the
+/// webhook layer alone can do on this machine, the ceiling of the steady phase.
+async fn ceiling(n: usize, concurrency: usize) -> f64 {
+    let fake = FakeTencent::start().await;
+    let adapter = adapter_with(support::config(&fake.url), parley_vendor::Clock::system());
+    let (intake, mut events) = Intake::collecting(ConnectionId::from("tc"), 1024);
+    adapter.start(intake, None).await.unwrap();
+    let drain = tokio::spawn(async move { while events.recv().await.is_some() {} });
+    let (url, handle) = serve_webhook(&adapter);
     let start = Instant::now();
     let (statuses, _) = post_all(&url, "ceiling", n, concurrency).await;
     let per_sec = n as f64 / start.elapsed().as_secs_f64();
@@ -162,16 +170,7 @@ async fn phase(tag: &str, n: usize, concurrency: usize, intake_wait_ms: u64) -> 
     )
     .await
     .unwrap();
-    let routes = adapter.routes();
-    let server = HttpServer::new(move || App::new().configure(routes.clone()))
-        .workers(2)
-        .disable_signals()
-        .bind("127.0.0.1:0")
-        .unwrap();
-    let url = format!("http://{}/webhooks/tencent", server.addrs()[0]);
-    let server = server.run();
-    let handle = server.handle();
-    tokio::spawn(server);
+    let (url, handle) = serve_webhook(&adapter);
 
     let start = Instant::now();
     let (statuses, mut accepted) = post_all(&url, tag, n, concurrency).await;

@@ -115,14 +115,10 @@ pub(crate) async fn spawn(
     let mut conn = SqliteConnection::connect_with(&options).await?;
     let (tx, mut rx) = mpsc::channel::<Write>(QUEUE);
     tokio::spawn(async move {
-        while let Some(first) = rx.recv().await {
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(w) => batch.push(w),
-                    Err(_) => break,
-                }
-            }
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        // Waits for one write, then takes whatever else is queued.
+        while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            let batch = std::mem::take(&mut batch);
             if !commit_batch(&mut conn, batch).await {
                 break;
             }
