@@ -139,8 +139,10 @@ impl Hub {
             closing: tokio::sync::watch::channel(false).0,
             sends,
         });
-        tokio::spawn(send_path::run(Arc::downgrade(&inner), queue));
-        Ok(Hub { inner })
+        let hub = Hub { inner };
+        let closing = hub.closing();
+        tokio::spawn(send_path::run(Arc::downgrade(&hub.inner), queue, closing));
+        Ok(hub)
     }
 
     /// The hub behind a weak reference, while any clone of it is alive.

@@ -89,27 +89,40 @@ enum Decided {
     Repeat(usize),
 }
 
-/// Runs the writer until every [`Hub`] is gone (the queue's senders with it).
+/// Runs the writer until the hub closes or every [`Hub`] is gone (the queue's senders with
+/// it). Sends still queued then are answered with an error (their answer is dropped).
 pub(crate) async fn run(
     hub: std::sync::Weak<crate::hub::Inner>,
     mut queue: mpsc::Receiver<QueuedSend>,
+    closing: impl std::future::Future<Output = ()>,
 ) {
+    tokio::pin!(closing);
+    // The writer's own connection (see `Store::dedicated`), opened on the first batch.
+    let mut conn = None;
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    // Waits for one send, then takes whatever else is queued.
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    loop {
+        // Waits for one send, then takes whatever else is queued.
+        let received = tokio::select! {
+            biased;
+            _ = &mut closing => 0,
+            n = queue.recv_many(&mut batch, MAX_BATCH) => n,
+        };
+        if received == 0 {
+            break;
+        }
         let batch = std::mem::take(&mut batch);
         let Some(hub) = Hub::upgrade(&hub) else {
             break;
         };
-        hub.commit_sends(batch).await;
+        hub.commit_sends(&mut conn, batch).await;
     }
 }
 
 impl Hub {
     /// Stores a batch of sends in one transaction, then delivers and answers them.
-    async fn commit_sends(&self, batch: Vec<QueuedSend>) {
+    async fn commit_sends(&self, conn: &mut Option<SqliteConnection>, batch: Vec<QueuedSend>) {
         let _order = self.order_lock().await;
-        let staged = match self.stage_all(&batch).await {
+        let staged = match self.stage_all(conn, &batch).await {
             Ok(staged) => staged,
             Err(e) => {
                 tracing::error!(error = %e, sends = batch.len(), "hub send batch failed");
@@ -148,14 +161,23 @@ impl Hub {
     /// the database failed and nothing was committed.
     async fn stage_all(
         &self,
+        conn: &mut Option<SqliteConnection>,
         batch: &[QueuedSend],
     ) -> Result<Vec<Result<Staged, HubError>>, HubError> {
-        let mut conn = self.store().conn().await?;
-        let staged = stage_in_transaction(&mut conn, batch, self.now_ms()).await;
+        let writer = match conn {
+            Some(writer) => writer,
+            None => conn.insert(self.store().dedicated().await?),
+        };
+        let staged = stage_in_transaction(writer, batch, self.now_ms()).await;
         if staged.is_err() {
             // A failed call may have left the transaction open; when it did not (the error
-            // came before the BEGIN or after the COMMIT), this fails harmlessly.
-            let _ = conn.execute("ROLLBACK").await;
+            // came before the BEGIN or after the COMMIT), this fails harmlessly. A connection
+            // that cannot even say whether it rolled back is replaced.
+            if let Err(sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed) =
+                writer.execute("ROLLBACK").await
+            {
+                *conn = None;
+            }
         }
         staged
     }
@@ -490,10 +512,14 @@ mod tests {
         (send, answer)
     }
 
-    /// Commits the sends as one batch and returns their answers.
-    async fn commit(hub: &Hub, sends: Vec<(QueuedSend, Answer)>) -> Vec<Result<Sent, HubError>> {
+    /// Commits the sends as one batch through `writer`, as the writer task does.
+    async fn commit(
+        hub: &Hub,
+        writer: &mut Option<SqliteConnection>,
+        sends: Vec<(QueuedSend, Answer)>,
+    ) -> Vec<Result<Sent, HubError>> {
         let (batch, answers): (Vec<_>, Vec<_>) = sends.into_iter().unzip();
-        hub.commit_sends(batch).await;
+        hub.commit_sends(writer, batch).await;
         let mut results = Vec::new();
         for answer in answers {
             results.push(answer.await.unwrap());
@@ -523,6 +549,18 @@ mod tests {
     async fn sends_sharing_a_transaction_are_stored_refused_and_deduplicated_one_by_one() {
         let dir = tempfile::tempdir().unwrap();
         let hub = open_hub(&dir).await;
+        let direct = ConversationId::direct;
+        let group = ConversationId::group;
+        let mut writer = None;
+        let before = commit(
+            &hub,
+            &mut writer,
+            vec![queued("alice", direct("bot"), "c0")],
+        )
+        .await;
+        let before = before[0].as_ref().unwrap().message.clone();
+        // Changed after the writer's first transaction, through other connections: the
+        // writer's connection must see them.
         // lobby: owner alice, members bob (muted here) and bot; carol is not a member.
         hub.mute("alice", "lobby", "bob", 600).await.unwrap();
         hub.set_blocked("bot", "carol", true).await.unwrap();
@@ -531,15 +569,12 @@ mod tests {
             ..SettingsPatch::default()
         };
         hub.settings("bob", friends_only).await.unwrap();
-        let direct = ConversationId::direct;
-        let group = ConversationId::group;
-        let before = commit(&hub, vec![queued("alice", direct("bot"), "c0")]).await;
-        let before = before[0].as_ref().unwrap().message.clone();
         let mut alice = hub.registry().subscribe_socket("alice");
         let mut bot = hub.registry().subscribe_socket("bot");
 
         let results = commit(
             &hub,
+            &mut writer,
             vec![
                 queued("alice", direct("bot"), "c1"),    // 0 new
                 queued("carol", group("lobby"), "c2"),   // 1 not a member
@@ -639,8 +674,10 @@ mod tests {
         .await
         .unwrap();
         let direct = ConversationId::direct;
+        let mut writer = None;
         let results = commit(
             &hub,
+            &mut writer,
             vec![
                 queued("alice", direct("bot"), "c1"),
                 queued("alice", direct("bot"), "boom"),
@@ -650,13 +687,20 @@ mod tests {
         assert!(results
             .iter()
             .all(|r| r.as_ref().is_err_and(HubError::is_internal)));
-        // Rolled back: the write lock is free again and c1 was not kept.
+        // Rolled back: the write lock is free again, c1 was not kept, and the writer's
+        // connection (kept: the error was the database's answer) is out of the transaction.
+        assert!(writer.is_some());
         sqlx::raw_sql("DROP TRIGGER boom")
             .execute(&mut *conn)
             .await
             .unwrap();
         drop(conn);
-        let again = commit(&hub, vec![queued("alice", direct("bot"), "c1")]).await;
+        let again = commit(
+            &hub,
+            &mut writer,
+            vec![queued("alice", direct("bot"), "c1")],
+        )
+        .await;
         assert!(!again[0].as_ref().unwrap().duplicate);
         hub.close().await;
     }

@@ -20,14 +20,18 @@ pub use users::UserInfo;
 use crate::error::HubError;
 use parley_engine::store::checkpoint;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
+use sqlx::Connection;
 use std::path::Path;
 use std::time::Duration;
 
 #[derive(Clone, Debug)]
 pub(crate) struct Store {
     pool: SqlitePool,
+    /// The pool's options, for [`Store::dedicated`].
+    options: SqliteConnectOptions,
 }
 
 impl Store {
@@ -50,11 +54,11 @@ impl Store {
         let options = checkpoint::off_the_commit_path(options);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         tokio::spawn(checkpoint::in_background(pool.clone()));
-        Ok(Store { pool })
+        Ok(Store { pool, options })
     }
 
     /// Opens an existing database for reading only (no migrations, nothing created), as a
@@ -72,9 +76,9 @@ impl Store {
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
-        Ok(Store { pool })
+        Ok(Store { pool, options })
     }
 
     /// A transaction; operations that change several tables run in one, so that a refused
@@ -86,6 +90,14 @@ impl Store {
     /// A connection for reads that need several queries.
     pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Sqlite>, HubError> {
         Ok(self.pool.acquire().await?)
+    }
+
+    /// A connection of its own, outside the pool, for a task that writes all the time (the
+    /// send path). SQLite empties a connection's page cache whenever another connection
+    /// wrote since its last transaction, and the pool hands out its connections in turn,
+    /// so a pooled writer would read every index page anew in each transaction.
+    pub async fn dedicated(&self) -> Result<SqliteConnection, HubError> {
+        Ok(SqliteConnection::connect_with(&self.options).await?)
     }
 
     pub async fn close(&self) {
