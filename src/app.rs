@@ -161,6 +161,9 @@ pub async fn start_with_env(
             })
     })
     .disable_signals()
+    // Pushed frames and webhook answers are small: Nagle's algorithm would hold one back
+    // until the peer acknowledged the previous one (up to a delayed ACK, ~40 ms).
+    .tcp_nodelay(true)
     .shutdown_timeout(5)
     .bind(&config.server.bind)
     .with_context(|| format!("cannot listen on {}", config.server.bind))?;

@@ -93,6 +93,7 @@ fn start_server(
             let routes = hub.configure(None);
             let server = HttpServer::new(move || App::new().configure(routes.clone()))
                 .workers(2)
+                .tcp_nodelay(true) // as `parley run` serves
                 .backlog(4096)
                 .bind(("127.0.0.1", 0))
                 .unwrap();
@@ -108,7 +109,9 @@ fn start_server(
 }
 
 async fn connect(addr: SocketAddr, index: usize) -> (Ws, usize) {
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/hub/ws"))
+    // Without Nagle's algorithm, as browsers' WebSockets are.
+    let url = format!("ws://{addr}/hub/ws");
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
         .await
         .unwrap();
     let login = format!(

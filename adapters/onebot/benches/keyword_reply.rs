@@ -355,6 +355,7 @@ async fn start_parley() -> (String, Engine, tempfile::TempDir) {
     let routes = adapter.routes();
     let server = HttpServer::new(move || App::new().configure(routes.clone()))
         .workers(1)
+        .tcp_nodelay(true) // as `parley run` serves
         .disable_signals()
         .bind("127.0.0.1:0")
         .unwrap();

@@ -66,7 +66,9 @@ async fn connect(shared: &Shared) -> Result<Ws, String> {
         max_frame_size: Some(max),
         ..Default::default()
     };
-    match tokio_tungstenite::connect_async_with_config(request, Some(config), false).await {
+    // Without Nagle's algorithm: an action must not wait for the previous one's ACK.
+    let no_delay = true;
+    match tokio_tungstenite::connect_async_with_config(request, Some(config), no_delay).await {
         Ok((ws, _)) => Ok(ws),
         Err(WsError::Http(r)) if r.status() == 401 || r.status() == 403 => Err(format!(
             "the implementation refused the access token (HTTP {})",

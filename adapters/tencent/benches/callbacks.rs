@@ -104,6 +104,7 @@ fn serve_webhook(
     let routes = adapter.routes();
     let server = HttpServer::new(move || App::new().configure(routes.clone()))
         .workers(2)
+        .tcp_nodelay(true) // as `parley run` serves
         .disable_signals()
         .bind("127.0.0.1:0")
         .unwrap();
