@@ -44,9 +44,19 @@ pub(crate) fn new_token() -> String {
     random_hex(32)
 }
 
-/// A message's server id.
+/// A message's server id: `m`, the milliseconds since the epoch (12 hex digits), then 48
+/// random bits. Ids made later sort after earlier ones (to the millisecond), so that each
+/// new id lands at the end of the messages' unique index instead of at a random page of it
+/// (a random page is one more page for every commit to write).
 pub(crate) fn new_message_id() -> String {
-    format!("m{}", random_hex(12))
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    message_id_at(ms)
+}
+
+fn message_id_at(ms: u64) -> String {
+    format!("m{ms:012x}{}", random_hex(6))
 }
 
 /// A generated id with a prefix: `e…` events, `fr…` friend requests, `g…` groups.
@@ -84,6 +94,16 @@ mod tests {
     fn direct_keys_do_not_depend_on_who_sends() {
         assert_eq!(direct_key("bot", "alice"), "alice|bot");
         assert_eq!(direct_key("alice", "bot"), "alice|bot");
+    }
+
+    #[test]
+    fn message_ids_sort_by_time_and_differ_within_a_millisecond() {
+        let now = 1_795_000_000_000;
+        let (a, b, later) = (message_id_at(now), message_id_at(now), message_id_at(now + 1));
+        assert_ne!(a, b);
+        assert!(a < later && b < later);
+        assert_eq!(a.len(), 25);
+        assert!(new_message_id() > message_id_at(now));
     }
 
     #[test]
