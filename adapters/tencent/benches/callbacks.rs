@@ -59,8 +59,31 @@ fn memory_kb(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Posts `n` distinct callbacks with `concurrency` in flight; returns the answers by status.
+/// Posts `n` distinct callbacks with `concurrency` in flight, from a thread and runtime of
+/// their own (as Tencent's servers are not in Parley's process: the load generator must not
+/// queue its work among the engine's tasks); returns the answers by status.
 async fn post_all(
+    url: &str,
+    tag: &str,
+    n: usize,
+    concurrency: usize,
+) -> (BTreeMap<u16, usize>, Vec<String>) {
+    let (url, tag) = (url.to_string(), tag.to_string());
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("bench-client".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let _ = tx.send(runtime.block_on(post_from_here(&url, &tag, n, concurrency)));
+        })
+        .unwrap();
+    rx.await.unwrap()
+}
+
+async fn post_from_here(
     url: &str,
     tag: &str,
     n: usize,
