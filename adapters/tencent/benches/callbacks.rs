@@ -1,6 +1,8 @@
 //! Callbacks per second through the webhook endpoint (signatures checked) into a bot and
 //! back out as REST calls to the local Tencent server; then a flood at ten times that
-//! concurrency with a short intake wait. Tencent's 200 calls/s limit is lifted here, so the
+//! concurrency with a short intake wait. Two ceilings come first, measured with the same
+//! harness but no engine: callbacks in only, and callbacks in with each echo sent straight
+//! out; the phases through the engine are compared with them. Tencent's 200 calls/s limit is lifted here, so the
 //! figure is Parley's own capacity: only 200/429/503 answers, every accepted event
 //! answered by the bot, and the process's peak memory.
 //!
@@ -140,18 +142,49 @@ fn serve_webhook(
 
 /// The same callbacks to the same endpoint (signatures checked, bodies parsed) with an
 /// intake that takes each event at once and keeps nothing: what the HTTP harness and the
-/// webhook layer alone can do on this machine, the ceiling of the steady phase.
-async fn ceiling(n: usize, concurrency: usize) -> f64 {
+/// webhook layer alone can do on this machine, the ceiling of the quiet phase. With
+/// `reply`, each event's echo is also sent at once through the adapter's REST client to
+/// the local Tencent (no store, no bot, no outbox): the ceiling of the steady phase, two
+/// HTTP exchanges per callback and nothing of the engine.
+async fn ceiling(n: usize, concurrency: usize, reply: bool) -> f64 {
     let fake = FakeTencent::start().await;
     let adapter = adapter_with(support::config(&fake.url), parley_vendor::Clock::system());
     let (intake, mut events) = Intake::collecting(ConnectionId::from("tc"), 1024);
     adapter.start(intake, None).await.unwrap();
-    let drain = tokio::spawn(async move { while events.recv().await.is_some() {} });
+    let replier = adapter.clone();
+    let drain = tokio::spawn(async move {
+        let mut sends = tokio::task::JoinSet::new();
+        while let Some((envelope, _)) = events.recv().await {
+            let Event::Message(m) = &envelope.event else {
+                continue;
+            };
+            if !reply {
+                continue;
+            }
+            let command = OutboundCommand {
+                connection: ConnectionId::from("tc"),
+                idempotency_key: envelope.id.0.clone(),
+                command: Command::Send {
+                    to: m.conversation.clone(),
+                    content: Content::text(format!("echo: {}", m.content.plain_text())),
+                    reply_to: None,
+                    options: SendOptions::default(),
+                    as_user: None,
+                },
+            };
+            sends.spawn(replier.execute(command));
+            while sends.try_join_next().is_some() {}
+        }
+        while sends.join_next().await.is_some() {}
+    });
     let (url, handle) = serve_webhook(&adapter);
     let start = Instant::now();
     let (statuses, _) = post_all(&url, "ceiling", n, concurrency).await;
-    let per_sec = n as f64 / start.elapsed().as_secs_f64();
     assert_eq!(statuses.get(&200), Some(&n), "{statuses:?}");
+    if reply {
+        fake.wait_sends(n).await;
+    }
+    let per_sec = n as f64 / start.elapsed().as_secs_f64();
     handle.stop(true).await;
     adapter.stop().await;
     drain.abort();
@@ -235,9 +268,13 @@ fn main() {
         .unwrap_or(64);
     actix_rt::System::new().block_on(async move {
         let rss_start = memory_kb("VmRSS:");
-        let ceiling = ceiling(n, window).await;
+        let ceiling_in = ceiling(n, window, false).await;
         println!(
-            "ceiling: {n} callbacks at {window} in flight into an intake that keeps nothing: {ceiling:.0} callbacks/s (HTTP client, server and webhook layer on the same 2 cores)"
+            "ceiling, in: {n} callbacks at {window} in flight into an intake that keeps nothing: {ceiling_in:.0} callbacks/s (HTTP client, server and webhook layer on the same 2 cores)"
+        );
+        let ceiling_out = ceiling(n, window, true).await;
+        println!(
+            "ceiling, in and out: the same, each echoed at once through the adapter's REST client to the local Tencent (no engine): {ceiling_out:.0} callbacks/s"
         );
         let quiet = phase("quiet", n, window, 1000).await;
         println!(
@@ -250,9 +287,9 @@ fn main() {
             steady.statuses, steady.answered_per_sec, steady.out_per_sec, steady.lost
         );
         println!(
-            "steady / ceiling: {:.0}%, quiet / ceiling: {:.0}% (between them: the outbox and the REST call out)",
-            100.0 * steady.out_per_sec / ceiling,
-            100.0 * quiet.out_per_sec / ceiling
+            "quiet / ceiling in: {:.0}%; steady / ceiling in and out: {:.0}% (the rest is the engine: store, bot, outbox)",
+            100.0 * quiet.out_per_sec / ceiling_in,
+            100.0 * steady.out_per_sec / ceiling_out
         );
         let flood = phase("flood", n, window * 10, 20).await;
         println!(

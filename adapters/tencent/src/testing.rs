@@ -181,7 +181,7 @@ impl FakeTencent {
                 .app_data(data.clone())
                 .route("/v4/{service}/{command}", web::post().to(handle))
         })
-        .workers(1)
+        .workers(2)
         .disable_signals()
         .bind("127.0.0.1:0")
         .expect("a free port on 127.0.0.1");
