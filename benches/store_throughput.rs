@@ -113,8 +113,13 @@ const PRODUCERS: usize = 64;
 
 struct Echo;
 impl EventHandler for Echo {
+    /// Like the shipped echo bot, it has no `on_command_result`: the engine then reports no
+    /// send's result back to it as an event.
+    fn handles(&self, handler: &str) -> bool {
+        handler != "on_command_result"
+    }
+
     fn handle(&self, envelope: Arc<Envelope>, mut state: BotStates) -> BoxFuture<'static, Handled> {
-        // Only messages: the results of its own sends come back as events too.
         if !matches!(envelope.event, Event::Message(_)) {
             return async move { Handled::new(state, vec![]) }.boxed();
         }

@@ -31,6 +31,12 @@ use support::*;
 struct Echo;
 
 impl EventHandler for Echo {
+    /// Like the shipped echo bot, it has no `on_command_result`: the engine then reports no
+    /// send's result back to it as an event.
+    fn handles(&self, handler: &str) -> bool {
+        handler != "on_command_result"
+    }
+
     fn handle(&self, envelope: Arc<Envelope>, state: BotStates) -> BoxFuture<'static, Handled> {
         let commands = match &envelope.event {
             Event::Message(m)
