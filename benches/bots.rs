@@ -17,6 +17,10 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::watch;
 
+/// The allocator `parley` runs with (see src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SCRIPT: &str = r#"
 fn on_message(ctx, msg) {
     if msg.text.contains("refund") {

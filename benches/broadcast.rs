@@ -16,6 +16,10 @@ use parley_hub::{Hub, HubAdapter, HubConfig, HubUserConfig};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The allocator `parley` runs with (see src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Quiet;
 impl EventHandler for Quiet {
     fn handle(&self, _: Arc<Envelope>, state: BotStates) -> BoxFuture<'static, Handled> {

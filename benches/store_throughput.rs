@@ -18,6 +18,10 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::watch;
 
+/// The allocator `parley` runs with (see src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn event(id: String, conversation: usize) -> Envelope {
     Envelope {
         id: EventId(id.clone()),

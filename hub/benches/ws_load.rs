@@ -32,6 +32,10 @@ use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+/// The allocator `parley` runs with (see src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CLIENTS: usize = 1000;
 const GROUP_SIZE: usize = 200;
 /// One send in this many goes to the sender's group.

@@ -32,6 +32,10 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
+/// The allocator `parley` runs with (see src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SELF_ID: u64 = 10001;
 
 /// The bot, the same in every framework: a message containing `ping` is answered with the

@@ -27,6 +27,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::*;
 
+/// The allocator `parley` runs with (see src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Echoes every message but those of the `quiet` phase.
 struct Echo;
 
