@@ -99,7 +99,11 @@ mod tests {
     #[test]
     fn message_ids_sort_by_time_and_differ_within_a_millisecond() {
         let now = 1_795_000_000_000;
-        let (a, b, later) = (message_id_at(now), message_id_at(now), message_id_at(now + 1));
+        let (a, b, later) = (
+            message_id_at(now),
+            message_id_at(now),
+            message_id_at(now + 1),
+        );
         assert_ne!(a, b);
         assert!(a < later && b < later);
         assert_eq!(a.len(), 25);
