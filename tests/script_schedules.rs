@@ -74,16 +74,29 @@ async fn a_daily_schedule_is_listed_on_the_dashboard_and_cancelled_by_the_script
         alice.message_from("bot", direct("bot")).await,
         "OK, every day at 08:30."
     );
-    let figures: serde_json::Value = reqwest::Client::new()
-        .get(format!("http://{}/admin/dashboard", server.addr))
-        .bearer_auth("secret")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let schedules = figures["schedules"].as_array().unwrap();
+    // The scheduler reloads its list once the handler's changes are stored, which may be
+    // just after the reply went out: wait for the dashboard to show it.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    let schedules = loop {
+        let figures: serde_json::Value = reqwest::Client::new()
+            .get(format!("http://{}/admin/dashboard", server.addr))
+            .bearer_auth("secret")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let schedules = figures["schedules"].as_array().unwrap().clone();
+        if schedules.iter().any(|s| s["origin"] == "script") {
+            break schedules;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no script schedule on the dashboard: {schedules:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
     let daily: Vec<_> = schedules
         .iter()
         .filter(|s| s["origin"] == "script")
