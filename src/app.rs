@@ -197,6 +197,8 @@ impl Running {
     /// the HTTP server.
     pub async fn shutdown(self) {
         self.engine.shutdown().await;
+        // No handler runs any more: the bots' store can be closed cleanly.
+        self.bots.close_store().await;
         // Closing the hub ends its WebSocket sessions, so the HTTP server need not wait for
         // clients to hang up.
         self.hub.close().await;

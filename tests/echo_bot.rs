@@ -32,6 +32,13 @@ async fn the_echo_bot_answers_in_direct_and_group_and_keeps_state_across_a_resta
     );
     drop((alice, bob));
     server.stop();
+    // A clean stop closes every database: SQLite folded each WAL into its file.
+    let wals: Vec<_> = std::fs::read_dir(dir.path().join("data"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with("-wal"))
+        .collect();
+    assert!(wals.is_empty(), "left after a clean stop: {wals:?}");
 
     let server = Server::start(&config, &[]);
     let mut alice = server.client("alice-token").await;

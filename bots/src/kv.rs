@@ -265,6 +265,15 @@ impl KvStore {
         Ok(())
     }
 
+    /// Closes the file once the writes under way are done (SQLite then folds its WAL into
+    /// it). Called at shutdown, when no handler runs any more.
+    pub(crate) async fn close(&self) {
+        let _order = self.write.lock().await;
+        if let Some(db) = self.db.get() {
+            db.close().await;
+        }
+    }
+
     /// Applies a handler's changes to memory and the file.
     pub(crate) async fn commit(&self, store: &BotStore, ops: Vec<StoreOp>) {
         if ops.is_empty() {

@@ -121,6 +121,12 @@ impl BotRuntime {
         self.inner.kv.open(path, &self.inner.options).await
     }
 
+    /// Closes the `ctx.store` file opened by [`BotRuntime::open_store`] (at shutdown, once
+    /// the engine has stopped calling handlers).
+    pub async fn close_store(&self) {
+        self.inner.kv.close().await;
+    }
+
     /// Tells the runtime which user a connection speaks as (for `msg.mentions_me`, `ctx.me`).
     pub fn set_self_user(&self, connection: &str, user: &str) {
         self.inner

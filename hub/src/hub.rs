@@ -87,6 +87,8 @@ pub(crate) struct Inner {
     closing: tokio::sync::watch::Sender<bool>,
     /// The send path's writer task (see `send_path`).
     sends: tokio::sync::mpsc::Sender<QueuedSend>,
+    /// The writer task, awaited by [`Hub::close`] so that its connection is closed too.
+    writer: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// A message to send, as a session or the adapter asks for it.
@@ -138,10 +140,12 @@ impl Hub {
             send_lock: tokio::sync::Mutex::new(()),
             closing: tokio::sync::watch::channel(false).0,
             sends,
+            writer: std::sync::Mutex::default(),
         });
         let hub = Hub { inner };
         let closing = hub.closing();
-        tokio::spawn(send_path::run(Arc::downgrade(&hub.inner), queue, closing));
+        let writer = tokio::spawn(send_path::run(Arc::downgrade(&hub.inner), queue, closing));
+        *hub.inner.writer.lock().expect("writer lock") = Some(writer);
         Ok(hub)
     }
 
@@ -174,6 +178,11 @@ impl Hub {
     pub async fn close(&self) {
         self.inner.closing.send_replace(true);
         self.inner.registry.clear();
+        let writer = self.inner.writer.lock().expect("writer lock").take();
+        if let Some(writer) = writer {
+            // It ends at the closing signal, after the batch it is storing.
+            let _ = writer.await;
+        }
         self.store().close().await;
     }
 

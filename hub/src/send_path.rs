@@ -42,7 +42,7 @@ use parley_engine::model::{Content, ConversationId, ConversationKind, MessageRef
 use serde::Deserialize;
 use serde_json::Value;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Either, Executor, Row, SqliteConnection};
+use sqlx::{Connection, Either, Executor, Row, SqliteConnection};
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 use tokio::sync::{mpsc, oneshot};
@@ -115,6 +115,11 @@ pub(crate) async fn run(
             break;
         };
         hub.commit_sends(&mut conn, batch).await;
+    }
+    // Closed, not just dropped: SQLite then folds the WAL into the file before the process
+    // may exit.
+    if let Some(conn) = conn {
+        let _ = conn.close().await;
     }
 }
 

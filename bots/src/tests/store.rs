@@ -38,6 +38,10 @@ async fn the_store_is_shared_across_conversations_and_survives_a_restart() {
     );
     // A failed handler changes nothing.
     assert!(say(&runtime, "bob", "fail").await.is_empty());
+    // Closed cleanly: SQLite folded the WAL into the file and removed it.
+    runtime.close_store().await;
+    assert!(db.exists());
+    assert!(!data.path().join("bots.db-wal").exists());
     drop(runtime);
 
     let runtime = load(dir.path());
