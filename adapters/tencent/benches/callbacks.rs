@@ -31,6 +31,17 @@ use support::*;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The echo of `m`: what the bot sends back and what the in-and-out ceiling sends.
+fn echo(m: &Message) -> Command {
+    Command::Send {
+        to: m.conversation.clone(),
+        content: Content::text(format!("echo: {}", m.content.plain_text())),
+        reply_to: None,
+        options: SendOptions::default(),
+        as_user: None,
+    }
+}
+
 /// Echoes every message but those of the `quiet` phase.
 struct Echo;
 
@@ -46,13 +57,7 @@ impl EventHandler for Echo {
             Event::Message(m)
                 if !envelope.from_self && !m.content.plain_text().starts_with("quiet") =>
             {
-                vec![Command::Send {
-                    to: m.conversation.clone(),
-                    content: Content::text(format!("echo: {}", m.content.plain_text())),
-                    reply_to: None,
-                    options: SendOptions::default(),
-                    as_user: None,
-                }]
+                vec![echo(m)]
             }
             _ => Vec::new(),
         };
@@ -168,21 +173,14 @@ async fn ceiling(n: usize, concurrency: usize, reply: bool) -> f64 {
             let Event::Message(m) = &envelope.event else {
                 continue;
             };
-            if !reply {
-                continue;
+            if reply {
+                let command = OutboundCommand {
+                    connection: ConnectionId::from("tc"),
+                    idempotency_key: envelope.id.0.clone(),
+                    command: echo(m),
+                };
+                sends.spawn(replier.execute(command));
             }
-            let command = OutboundCommand {
-                connection: ConnectionId::from("tc"),
-                idempotency_key: envelope.id.0.clone(),
-                command: Command::Send {
-                    to: m.conversation.clone(),
-                    content: Content::text(format!("echo: {}", m.content.plain_text())),
-                    reply_to: None,
-                    options: SendOptions::default(),
-                    as_user: None,
-                },
-            };
-            sends.spawn(replier.execute(command));
             while sends.try_join_next().is_some() {}
         }
         while sends.join_next().await.is_some() {}
